@@ -1,2 +1,17 @@
-"""razor_ext: model compression (NAS, pruning, distillation, quantization) with C++/CUDA kernels."""
-__version__ = "0.1.0"
+"""razor_ext: model compression for PyTorch (NAS, pruning, distillation, quantization) whose hot
+paths are C++/CUDA kernels registered as ``torch.ops.razor_ext.*``.
+
+Example:
+    >>> import torch, razor_ext
+    >>> w = torch.randn(8, 4, 3, 3)
+    >>> razor_ext.ops.channel_norms([w], dims=[0]).shape
+    torch.Size([8])
+"""
+from razor_ext.version import __version__
+from razor_ext.extension import build_info, load_extension
+
+load_extension()  # registers torch.ops.razor_ext.*; raises ImportError with a rebuild hint
+
+from razor_ext import ops  # noqa: E402  (needs the schemas registered above)
+
+__all__ = ["__version__", "build_info", "ops"]

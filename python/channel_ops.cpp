@@ -1,0 +1,135 @@
+// Schemas of the channel op family and their CPU impls. Work is split into RowChunks of similar
+// size across all tensors, so one at::parallel_for keeps every thread busy whatever the mix.
+#include <ATen/Parallel.h>
+#include <torch/library.h>
+
+#include <cmath>
+#include <map>
+#include <mutex>
+
+#include "channel_args.h"
+#include "razor/channel_ops.h"
+#include "razor/work_plan.h"
+
+namespace razor_ext {
+namespace {
+
+// About 256 KiB per chunk: big enough to amortise scheduling, small enough to balance 2-64 threads.
+constexpr int64_t kChunkBytes = 256 * 1024;
+// Below this many bytes in all, threads cost more than they save.
+constexpr int64_t kSerialBytes = 512 * 1024;
+
+template <typename Body>
+void run_chunks(const std::vector<razor::RowChunk>& chunks, int64_t total_bytes, Body body) {
+  const int64_t n = static_cast<int64_t>(chunks.size());
+  if (total_bytes < kSerialBytes) {
+    body(0, n);
+  } else {
+    at::parallel_for(0, n, 1, body);
+  }
+}
+
+std::vector<at::Tensor> channel_gather_cpu(at::TensorList tensors, const at::Tensor& index,
+                                           at::IntArrayRef dims) {
+  constexpr const char* op = "channel_gather";
+  const auto layouts = check_channel_operands(op, tensors, dims);
+  check_gather_index(op, tensors, index);
+  const at::Tensor idx = index.contiguous();
+  const int64_t count = idx.numel();
+  const int64_t bound = fewest_channels(layouts);
+  if (bound >= 0) {
+    const int64_t* ip = idx.data_ptr<int64_t>();
+    const int64_t bad = razor::cpu::first_index_out_of_range(ip, count, layouts[bound].channels);
+    TORCH_CHECK_INDEX(bad < 0, op, ": index[", bad, "] = ", bad < 0 ? 0 : ip[bad],
+                      " is out of range for tensors[", bound, "] with ", layouts[bound].channels,
+                      " channels along dim ", bound < 0 ? 0 : dims[bound]);
+  }
+
+  std::vector<at::Tensor> sources, outputs;
+  std::vector<int64_t> rows, row_bytes;
+  int64_t total_bytes = 0;
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    sources.push_back(tensors[i].contiguous());
+    outputs.push_back(at::empty(gathered_shape(tensors[i], dims[i], count), tensors[i].options()));
+    rows.push_back(layouts[i].outer * count);
+    row_bytes.push_back(layouts[i].inner * tensors[i].element_size());
+    total_bytes += rows.back() * row_bytes.back();
+  }
+  const auto chunks = razor::plan_row_chunks(rows, row_bytes, kChunkBytes);
+  const int64_t* ip = idx.data_ptr<int64_t>();
+  run_chunks(chunks, total_bytes, [&](int64_t begin, int64_t end) {
+    for (int64_t c = begin; c < end; ++c) {
+      const razor::RowChunk& chunk = chunks[c];
+      const size_t t = static_cast<size_t>(chunk.tensor);
+      razor::cpu::channel_gather_rows(sources[t].const_data_ptr(), outputs[t].mutable_data_ptr(),
+                                      ip, count, layouts[t], sources[t].element_size(),
+                                      chunk.row_begin, chunk.row_end);
+    }
+  });
+  return outputs;
+}
+
+at::Tensor channel_norms_cpu(at::TensorList tensors, at::IntArrayRef dims, int64_t p) {
+  constexpr const char* op = "channel_norms";
+  const razor::DType dtype = norm_dtype(op, tensors);
+  const auto layouts = check_channel_operands(op, tensors, dims);
+  check_norm_args(op, tensors, layouts, p);
+  const int64_t channels = layouts[0].channels;
+  const int64_t num_tensors = static_cast<int64_t>(tensors.size());
+
+  std::vector<at::Tensor> sources;
+  std::vector<int64_t> rows, row_bytes;
+  int64_t total_bytes = 0;
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    sources.push_back(tensors[i].contiguous());
+    rows.push_back(layouts[i].rows());
+    row_bytes.push_back(layouts[i].inner * tensors[i].element_size());
+    total_bytes += rows.back() * row_bytes.back();
+  }
+  const auto chunks = razor::plan_row_chunks(rows, row_bytes, kChunkBytes);
+
+  // Each worker sums |x|^p per (tensor, channel) privately; partials are merged in chunk order so
+  // the result does not depend on thread timing.
+  std::map<int64_t, std::vector<double>> partials;
+  std::mutex partials_mutex;
+  run_chunks(chunks, total_bytes, [&](int64_t begin, int64_t end) {
+    std::vector<double> acc(static_cast<size_t>(num_tensors * channels), 0.0);
+    for (int64_t c = begin; c < end; ++c) {
+      const razor::RowChunk& chunk = chunks[c];
+      const size_t t = static_cast<size_t>(chunk.tensor);
+      razor::cpu::channel_pow_sums(sources[t].const_data_ptr(), dtype, layouts[t],
+                                   static_cast<int>(p), chunk.row_begin, chunk.row_end,
+                                   acc.data() + chunk.tensor * channels);
+    }
+    std::lock_guard<std::mutex> lock(partials_mutex);
+    partials.emplace(begin, std::move(acc));
+  });
+
+  std::vector<double> sums(static_cast<size_t>(num_tensors * channels), 0.0);
+  for (const auto& entry : partials) {
+    for (size_t k = 0; k < sums.size(); ++k) sums[k] += entry.second[k];
+  }
+  at::Tensor out = at::zeros({channels}, tensors[0].options().dtype(at::kDouble));
+  double* o = out.data_ptr<double>();
+  for (int64_t t = 0; t < num_tensors; ++t) {
+    for (int64_t c = 0; c < channels; ++c) {
+      const double s = sums[static_cast<size_t>(t * channels + c)];
+      o[c] += p == 1 ? s : std::sqrt(s);
+    }
+  }
+  return out.to(norm_output_dtype(dtype));
+}
+
+}  // namespace
+
+TORCH_LIBRARY_FRAGMENT(razor_ext, m) {
+  m.def("channel_gather(Tensor[] tensors, Tensor index, int[] dims) -> Tensor[]");
+  m.def("channel_norms(Tensor[] tensors, int[] dims, int p=1) -> Tensor");
+}
+
+TORCH_LIBRARY_IMPL(razor_ext, CPU, m) {
+  m.impl("channel_gather", &channel_gather_cpu);
+  m.impl("channel_norms", &channel_norms_cpu);
+}
+
+}  // namespace razor_ext

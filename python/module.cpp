@@ -1,0 +1,44 @@
+// razor_ext._C: loading it registers the torch.ops.razor_ext.* schemas and kernels (static
+// initialisers in the op translation units). The pybind11 surface carries plain build facts only;
+// tensors cross through the dispatcher, never through pybind11 signatures.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <string>
+#include <vector>
+
+#ifndef RAZOR_EXT_TORCH_VERSION
+#error "RAZOR_EXT_TORCH_VERSION must name the torch version the extension is built against"
+#endif
+#ifndef RAZOR_EXT_WITH_CUDA
+#define RAZOR_EXT_WITH_CUDA 0
+#endif
+#ifndef RAZOR_EXT_CUDA_ARCHS
+#define RAZOR_EXT_CUDA_ARCHS ""
+#endif
+
+namespace {
+
+std::vector<std::string> split_archs(const std::string& text) {
+  std::vector<std::string> archs;
+  std::string current;
+  for (char ch : text) {
+    if (ch == ';' || ch == ' ' || ch == ',') {
+      if (!current.empty()) archs.push_back(current);
+      current.clear();
+    } else {
+      current.push_back(ch);
+    }
+  }
+  if (!current.empty()) archs.push_back(current);
+  return archs;
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_C, m) {
+  m.doc() = "razor_ext compiled kernels; ops live under torch.ops.razor_ext";
+  m.attr("torch_version") = RAZOR_EXT_TORCH_VERSION;
+  m.attr("with_cuda") = static_cast<bool>(RAZOR_EXT_WITH_CUDA);
+  m.attr("cuda_archs") = split_archs(RAZOR_EXT_CUDA_ARCHS);
+}

@@ -1,0 +1,38 @@
+"""Python-side argument conversion for the ops: turn friendly inputs (lists of ints, int32
+indices, tuples) into what the op schemas take, and reject the wrong types with a clear error.
+Range and shape checks live in C++ (python/channel_args.h) so that every caller gets them."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+
+def as_tensor_list(op: str, name: str, tensors: Sequence[Tensor]) -> list[Tensor]:
+    if isinstance(tensors, Tensor) or not isinstance(tensors, Sequence):
+        raise TypeError(f"{op}: {name} must be a list or tuple of tensors, got {type(tensors).__name__}")
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{op}: {name}[{i}] must be a torch.Tensor, got {type(t).__name__}")
+    return list(tensors)
+
+
+def as_int_list(op: str, name: str, values: Sequence[int]) -> list[int]:
+    if isinstance(values, (Tensor, str)) or not isinstance(values, Sequence):
+        raise TypeError(f"{op}: {name} must be a list or tuple of ints, got {type(values).__name__}")
+    for i, v in enumerate(values):
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise TypeError(f"{op}: {name}[{i}] must be an int, got {type(v).__name__}")
+    return list(values)
+
+
+def as_index(op: str, index: Tensor | Sequence[int], device: torch.device | None) -> Tensor:
+    if isinstance(index, Tensor):
+        if index.dtype in (torch.int32, torch.int16, torch.int8):
+            return index.long()
+        if index.dtype != torch.int64:
+            raise TypeError(f"{op}: index must be an integer tensor, got dtype {index.dtype}")
+        return index
+    values = as_int_list(op, "index", index)
+    return torch.tensor(values, dtype=torch.int64, device=device)

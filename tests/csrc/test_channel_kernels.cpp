@@ -1,0 +1,150 @@
+// Torch-free unit tests of the channel kernels (run by ctest): each result is compared with a
+// straightforward loop over the [outer, channels, inner] layout.
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <vector>
+
+#include "razor/channel_ops.h"
+#include "razor/scalar_convert.h"
+#include "razor/work_plan.h"
+
+namespace {
+
+int failures = 0;
+
+#define EXPECT(cond)                                                      \
+  do {                                                                    \
+    if (!(cond)) {                                                        \
+      std::fprintf(stderr, "%s:%d: expected %s\n", __FILE__, __LINE__, #cond); \
+      ++failures;                                                         \
+    }                                                                     \
+  } while (0)
+
+uint32_t lcg(uint32_t& state) {
+  state = state * 1664525u + 1013904223u;
+  return state;
+}
+
+void test_gather_matches_loop(int64_t outer, int64_t channels, int64_t inner, int64_t elem) {
+  razor::ChannelLayout layout{outer, channels, inner};
+  std::vector<char> src(static_cast<size_t>(layout.numel() * elem));
+  uint32_t seed = 7;
+  for (auto& b : src) b = static_cast<char>(lcg(seed) >> 24);
+  std::vector<int64_t> index = {channels - 1, 0, channels / 2, channels - 1};
+  const int64_t k = static_cast<int64_t>(index.size());
+  std::vector<char> dst(static_cast<size_t>(outer * k * inner * elem), 0);
+  // Two ranges prove the [begin, end) contract: the split point lands mid-outer.
+  const int64_t rows = outer * k;
+  razor::cpu::channel_gather_rows(src.data(), dst.data(), index.data(), k, layout, elem, 0, rows / 3);
+  razor::cpu::channel_gather_rows(src.data(), dst.data(), index.data(), k, layout, elem, rows / 3, rows);
+  const int64_t row_bytes = inner * elem;
+  for (int64_t o = 0; o < outer; ++o) {
+    for (int64_t j = 0; j < k; ++j) {
+      EXPECT(std::memcmp(&dst[static_cast<size_t>((o * k + j) * row_bytes)],
+                         &src[static_cast<size_t>((o * channels + index[j]) * row_bytes)],
+                         static_cast<size_t>(row_bytes)) == 0);
+    }
+  }
+}
+
+void test_index_range_check() {
+  const int64_t index[] = {0, 3, 4, -1};
+  EXPECT(razor::cpu::first_index_out_of_range(index, 2, 4) == -1);
+  EXPECT(razor::cpu::first_index_out_of_range(index, 3, 4) == 2);
+  EXPECT(razor::cpu::first_index_out_of_range(index + 3, 1, 4) == 0);
+  EXPECT(razor::cpu::first_index_out_of_range(index, 0, 4) == -1);
+}
+
+void test_pow_sums_f32(int64_t outer, int64_t channels, int64_t inner, int p) {
+  razor::ChannelLayout layout{outer, channels, inner};
+  std::vector<float> x(static_cast<size_t>(layout.numel()));
+  uint32_t seed = 11;
+  for (auto& v : x) v = (static_cast<float>(lcg(seed) >> 8) / 16777216.0f) * 2.0f - 1.0f;
+  std::vector<double> expected(static_cast<size_t>(channels), 0.0), got(expected);
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t c = 0; c < channels; ++c)
+      for (int64_t i = 0; i < inner; ++i) {
+        const double v = x[static_cast<size_t>((o * channels + c) * inner + i)];
+        expected[static_cast<size_t>(c)] += p == 1 ? std::fabs(v) : v * v;
+      }
+  const int64_t rows = layout.rows();
+  razor::cpu::channel_pow_sums(x.data(), razor::DType::kFloat32, layout, p, 0, rows / 2, got.data());
+  razor::cpu::channel_pow_sums(x.data(), razor::DType::kFloat32, layout, p, rows / 2, rows, got.data());
+  for (int64_t c = 0; c < channels; ++c) {
+    const double e = expected[static_cast<size_t>(c)];
+    EXPECT(std::fabs(got[static_cast<size_t>(c)] - e) <= 1e-5 * (1.0 + e));
+  }
+}
+
+void test_pow_sums_propagates_nan_and_inf() {
+  razor::ChannelLayout layout{1, 2, 40};
+  std::vector<float> x(80, 1.0f);
+  x[3] = NAN;
+  x[45] = -INFINITY;
+  std::vector<double> acc(2, 0.0);
+  razor::cpu::channel_pow_sums(x.data(), razor::DType::kFloat32, layout, 1, 0, 2, acc.data());
+  EXPECT(std::isnan(acc[0]));
+  EXPECT(std::isinf(acc[1]) && acc[1] > 0);
+}
+
+void test_reduced_precision_loads() {
+  EXPECT(razor::bfloat16_to_float(0x3f80) == 1.0f);
+  EXPECT(razor::bfloat16_to_float(0xc040) == -3.0f);
+  EXPECT(razor::float16_to_float(0x3c00) == 1.0f);
+  EXPECT(razor::float16_to_float(0xc500) == -5.0f);
+  EXPECT(razor::float16_to_float(0x0001) == std::ldexp(1.0f, -24));  // smallest subnormal
+  EXPECT(std::isinf(razor::float16_to_float(0x7c00)));
+  EXPECT(std::isnan(razor::float16_to_float(0x7e00)));
+  const uint16_t half_values[] = {0x3c00, 0xbc00, 0x4000};  // 1, -1, 2
+  razor::ChannelLayout layout{1, 1, 3};
+  double acc = 0.0;
+  razor::cpu::channel_pow_sums(half_values, razor::DType::kFloat16, layout, 2, 0, 1, &acc);
+  EXPECT(acc == 6.0);
+}
+
+void test_work_plan_covers_every_row_once() {
+  const std::vector<int64_t> rows = {10, 0, 3, 1000};
+  const std::vector<int64_t> row_bytes = {100, 8, 1000000, 4};
+  const auto chunks = razor::plan_row_chunks(rows, row_bytes, 1024);
+  std::vector<int64_t> covered(rows.size(), 0);
+  int64_t previous_end = 0, previous_tensor = -1;
+  for (const auto& chunk : chunks) {
+    EXPECT(chunk.row_begin < chunk.row_end);
+    if (chunk.tensor == previous_tensor) EXPECT(chunk.row_begin == previous_end);
+    covered[static_cast<size_t>(chunk.tensor)] += chunk.row_end - chunk.row_begin;
+    previous_tensor = chunk.tensor;
+    previous_end = chunk.row_end;
+  }
+  for (size_t t = 0; t < rows.size(); ++t) EXPECT(covered[t] == rows[t]);
+  EXPECT(chunks.size() == 1 + 3 + 4);  // 10 rows of 100 B in 1 chunk; 3 huge rows; 1000 x 4 B
+}
+
+}  // namespace
+
+int main() {
+  for (int64_t elem : {1, 2, 4, 8}) {
+    test_gather_matches_loop(3, 5, 1, elem);
+    test_gather_matches_loop(2, 7, 3, elem);
+    test_gather_matches_loop(1, 9, 4, elem);
+  }
+  test_gather_matches_loop(4, 6, 33, 4);
+  test_index_range_check();
+  for (int p : {1, 2}) {
+    test_pow_sums_f32(1, 5, 1, p);
+    test_pow_sums_f32(7, 3, 1, p);
+    test_pow_sums_f32(2, 4, 9, p);
+    test_pow_sums_f32(1, 3, 10000, p);  // longer than one accumulation block
+    test_pow_sums_f32(3, 2, 67, p);
+  }
+  test_pow_sums_propagates_nan_and_inf();
+  test_reduced_precision_loads();
+  test_work_plan_covers_every_row_once();
+  if (failures != 0) {
+    std::fprintf(stderr, "%d check(s) failed\n", failures);
+    return 1;
+  }
+  std::printf("all channel kernel checks passed\n");
+  return 0;
+}
