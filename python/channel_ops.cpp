@@ -124,7 +124,7 @@ at::Tensor channel_norms_cpu(at::TensorList tensors, at::IntArrayRef dims, int64
 
 TORCH_LIBRARY_FRAGMENT(razor_ext, m) {
   m.def("channel_gather(Tensor[] tensors, Tensor index, int[] dims) -> Tensor[]");
-  m.def("channel_norms(Tensor[] tensors, int[] dims, int p=1) -> Tensor");
+  m.def("channel_norms(Tensor[] tensors, int[] dims, int p) -> Tensor");
 }
 
 TORCH_LIBRARY_IMPL(razor_ext, CPU, m) {

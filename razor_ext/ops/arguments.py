@@ -15,6 +15,8 @@ def as_tensor_list(op: str, name: str, tensors: Sequence[Tensor]) -> list[Tensor
     for i, t in enumerate(tensors):
         if not isinstance(t, Tensor):
             raise TypeError(f"{op}: {name}[{i}] must be a torch.Tensor, got {type(t).__name__}")
+        if t.layout != torch.strided:
+            raise TypeError(f"{op}: {name}[{i}] must be a dense (strided) tensor, got layout {t.layout}")
     return list(tensors)
 
 
@@ -36,3 +38,20 @@ def as_index(op: str, index: Tensor | Sequence[int], device: torch.device | None
         return index
     values = as_int_list(op, "index", index)
     return torch.tensor(values, dtype=torch.int64, device=device)
+
+
+def check_one_device(op: str, tensors: Sequence[Tensor], index: Tensor | None = None) -> None:
+    """The fake (meta) impls' version of the C++ device check, so that mixed devices never reach
+    a kernel silently, with the messages of python/channel_args.h."""
+    for i, t in enumerate(tensors):
+        torch._check_value(
+            t.device == tensors[0].device,
+            lambda: f"{op}: tensors[{i}] is on {t.device} but tensors[0] is on "
+            f"{tensors[0].device}; all tensors must be on one device",
+        )
+    if index is not None and tensors:
+        torch._check_value(
+            index.device == tensors[0].device,
+            lambda: f"{op}: index is on {index.device} but tensors[0] is on {tensors[0].device}; "
+            "index and tensors must be on one device",
+        )

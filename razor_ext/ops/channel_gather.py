@@ -6,7 +6,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from razor_ext.ops.arguments import as_index, as_int_list, as_tensor_list
+from razor_ext.ops.arguments import as_index, as_int_list, as_tensor_list, check_one_device
 
 
 def channel_gather(
@@ -45,6 +45,7 @@ def channel_gather(
 @torch.library.register_fake("razor_ext::channel_gather")
 def _channel_gather_fake(tensors: list[Tensor], index: Tensor, dims: list[int]) -> list[Tensor]:
     torch._check(len(tensors) == len(dims), lambda: "channel_gather: tensors and dims differ in length")
+    check_one_device("channel_gather", tensors, index)
     outputs = []
     for i, (t, d) in enumerate(zip(tensors, dims)):
         torch._check(0 <= d < t.dim(), lambda: f"channel_gather: dims[{i}] = {d} is invalid")

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from razor_ext.ops.arguments import as_int_list, as_tensor_list
+from razor_ext.ops.arguments import as_int_list, as_tensor_list, check_one_device
 
 
 def channel_norms(tensors: Sequence[Tensor], dims: Sequence[int], p: int = 1) -> Tensor:
@@ -32,6 +32,9 @@ def channel_norms(tensors: Sequence[Tensor], dims: Sequence[int], p: int = 1) ->
     """
     tensors = as_tensor_list("channel_norms", "tensors", tensors)
     dims = as_int_list("channel_norms", "dims", dims)
+    if not tensors:
+        # Checked here too: with no tensor argument the dispatcher cannot pick a device to run on.
+        raise ValueError("channel_norms: tensors must hold at least one tensor")
     if isinstance(p, bool) or not isinstance(p, int):
         raise TypeError(f"channel_norms: p must be an int (1 or 2), got {type(p).__name__}")
     return torch.ops.razor_ext.channel_norms(tensors, dims, p)
@@ -42,10 +45,11 @@ def _output_dtype(dtype: torch.dtype) -> torch.dtype:
 
 
 @torch.library.register_fake("razor_ext::channel_norms")
-def _channel_norms_fake(tensors: list[Tensor], dims: list[int], p: int = 1) -> Tensor:
+def _channel_norms_fake(tensors: list[Tensor], dims: list[int], p: int) -> Tensor:
     torch._check(len(tensors) > 0, lambda: "channel_norms: tensors must hold at least one tensor")
     torch._check(len(tensors) == len(dims), lambda: "channel_norms: tensors and dims differ in length")
     torch._check(p in (1, 2), lambda: f"channel_norms: p must be 1 or 2, got {p}")
+    check_one_device("channel_norms", tensors)
     first = tensors[0]
     return first.new_empty((first.shape[dims[0]],), dtype=_output_dtype(first.dtype))
 
