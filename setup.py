@@ -56,18 +56,11 @@ def _want_cuda() -> bool:
     return forced
 
 
-def _tool(name: str, module: str) -> str:
-    """The pip-installed cmake/ninja if present (pinned by our requirements), else one on PATH."""
-    try:
-        mod = __import__(module)
-        bin_dir = getattr(mod, "CMAKE_BIN_DIR", None) or getattr(mod, "BIN_DIR", None)
-        if bin_dir and os.path.exists(os.path.join(bin_dir, name)):
-            return os.path.join(bin_dir, name)
-    except ImportError:
-        pass
+def _tool(name: str) -> str:
+    # The pip packages cmake and ninja put their executables on PATH; a system install works too.
     found = shutil.which(name)
     if found is None:
-        raise RuntimeError(f"razor_ext's build needs {name}: pip install {module}")
+        raise RuntimeError(f"razor_ext's build needs {name} on PATH: pip install {name}")
     return found
 
 
@@ -82,12 +75,12 @@ class CMakeBuild(build_ext):
         build_dir = Path(self.build_temp).resolve() / "cmake"
         build_dir.mkdir(parents=True, exist_ok=True)
         cuda = _want_cuda()
-        cmake = _tool("cmake", "cmake")
+        cmake = _tool("cmake")
         args = [
             f"-S{ROOT}",
             f"-B{build_dir}",
             "-GNinja",
-            f"-DCMAKE_MAKE_PROGRAM={_tool('ninja', 'ninja')}",
+            f"-DCMAKE_MAKE_PROGRAM={_tool('ninja')}",
             f"-DCMAKE_BUILD_TYPE={os.environ.get('RAZOR_EXT_BUILD_TYPE', 'Release')}",
             f"-DCMAKE_LIBRARY_OUTPUT_DIRECTORY={out_dir}",
             f"-DPython_EXECUTABLE={sys.executable}",
