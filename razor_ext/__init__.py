@@ -12,6 +12,7 @@ from razor_ext.extension import build_info, load_extension
 
 load_extension()  # registers torch.ops.razor_ext.*; raises ImportError with a rebuild hint
 
-from razor_ext import ops  # noqa: E402  (needs the schemas registered above)
+from razor_ext import ops, registry  # noqa: E402  (ops need the schemas registered above)
+from razor_ext.config import Config  # noqa: E402
 
-__all__ = ["__version__", "build_info", "ops"]
+__all__ = ["__version__", "Config", "build_info", "ops", "registry"]

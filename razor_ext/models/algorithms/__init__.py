@@ -1,0 +1,4 @@
+"""Algorithms: an architecture plus algorithm components (mutator, distiller, quantizer)."""
+from razor_ext.models.algorithms.base import BaseAlgorithm
+
+__all__ = ['BaseAlgorithm']
