@@ -24,6 +24,8 @@ macro(razor_add_cuda_kernels)
       set(CMAKE_CUDA_ARCHITECTURES native)
     endif()
   endif()
+  # The shared runtime, like the CUDA::cudart we link and the one torch loads.
+  set(CMAKE_CUDA_RUNTIME_LIBRARY Shared)
   enable_language(CUDA)
   set(CMAKE_CUDA_STANDARD 17)
   set(CMAKE_CUDA_STANDARD_REQUIRED ON)

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import razor_ext
+from tests.ops.conftest import coupled_group
 
 pytestmark = [
     pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device"),
@@ -73,9 +74,9 @@ def test_gather_every_dtype_and_dim(dtype):
 
 def test_gather_mixed_dtypes_in_one_call():
     g = torch.Generator().manual_seed(1)
-    specs = [((8, 4, 3, 3), 0, torch.float32), ((8,), 0, torch.float16), ((8,), 0, torch.int64),
-             ((16, 8, 1, 1), 1, torch.bfloat16), ((3, 8), 1, torch.bool), ((2, 8, 5), 1, torch.int8),
-             ((8, 7), 0, torch.float64), ((4, 2, 8), 2, torch.uint8)]
+    specs = [((8, 4, 3, 3), 0, torch.float32), ((8,), 0, torch.float16),
+             ((8,), 0, torch.int64), ((16, 8, 1, 1), 1, torch.bfloat16), ((3, 8), 1, torch.bool),
+             ((2, 8, 5), 1, torch.int8), ((8, 7), 0, torch.float64), ((4, 2, 8), 2, torch.uint8)]
     tensors = [random_tensor(s, dt, generator=g) for s, _, dt in specs]
     index = torch.tensor([7, 2, 0, 5], device=CUDA)
     assert_gather_matches_index_select(tensors, index, [d for _, d, _ in specs])
@@ -352,3 +353,21 @@ def test_norms_runs_on_the_current_stream():
 def test_norms_opcheck():
     tensors = [torch.randn(6, 4, device=CUDA), torch.randn(3, 6, device=CUDA)]
     torch.library.opcheck(norms, (tensors, [0, 1], 2))
+
+
+# ---- both ops through the Python faces -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", NORM_DTYPES)
+def test_coupled_group_cpu_and_cuda_agree_through_the_python_ops(dtype):
+    tensors, dims = coupled_group(11, dtype)
+    cuda_tensors = [t.to(CUDA) for t in tensors]
+    keep = [10, 3, 0, 7, 3]
+    expected = razor_ext.ops.channel_gather(tensors, keep, dims)
+    actual = razor_ext.ops.channel_gather(cuda_tensors, keep, dims)
+    for e, a in zip(expected, actual):
+        assert torch.equal(e, a.cpu())
+    rtol = 1e-10 if dtype == torch.float64 else 1e-5
+    for p in (1, 2):
+        torch.testing.assert_close(razor_ext.ops.channel_norms(cuda_tensors, dims, p).cpu(),
+                                   razor_ext.ops.channel_norms(tensors, dims, p), rtol=rtol, atol=0)
