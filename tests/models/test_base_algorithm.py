@@ -350,3 +350,12 @@ def test_doc_example_runs(models_registry: None) -> None:
     algo = namespace['algo']
     assert isinstance(algo, BaseAlgorithm) and type(algo).__name__ in MODELS
     assert isinstance(namespace['log']['loss'], float)
+
+
+def test_readme_shows_the_doc_example() -> None:
+    """The README's 'Adding an algorithm' block is the doc example that the test above runs."""
+    readme = (DOC.parents[1] / 'README.md').read_text(encoding='utf-8')
+    section = readme.split('## Adding an algorithm', 1)[1]
+    readme_block = re.findall(r'```python\n(.*?)```', section, re.S)[0]
+    doc_block = re.findall(r'```python\n(.*?)```', DOC.read_text(encoding='utf-8'), re.S)[0]
+    assert readme_block == doc_block
