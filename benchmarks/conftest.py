@@ -45,6 +45,7 @@ def pytest_terminal_summary(terminalreporter) -> None:
     write("")
     write(f"razor_ext ratios (min / median) on {platform.processor() or platform.machine()}, "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads")
-    write(f"{'group':<40} {'ours vs floor':>18} {'eager vs ours':>18}")
+    write(f"{'group':<40} {'ours vs floor':>18} {'ours vs alloc floor':>20} {'eager vs ours':>18}")
     for group, timings in sorted(_TIMINGS.items()):
-        write(f"{group:<40} {_ratio(timings, 'ours', 'floor'):>18} {_ratio(timings, 'eager', 'ours'):>18}")
+        write(f"{group:<40} {_ratio(timings, 'ours', 'floor'):>18} "
+              f"{_ratio(timings, 'ours', 'alloc floor'):>20} {_ratio(timings, 'eager', 'ours'):>18}")

@@ -54,6 +54,16 @@ def test_channel_gather_floor(compare, groups):
     compare("channel_gather resnet50 half", "floor", copy_into_preallocated)
 
 
+def test_channel_gather_alloc_floor(compare, groups):
+    # The floor of any op that returns new tensors: allocate each output, then copy into it.
+    sources = [t[: c // 2] for c, ts in groups.items() for t in ts]
+
+    def allocate_and_copy():
+        return [torch.empty_like(src).copy_(src) for src in sources]
+
+    compare("channel_gather resnet50 half", "alloc floor", allocate_and_copy)
+
+
 def test_channel_gather_ours_is_exact(groups, half_index):
     # The benchmark measures what the tests prove: same result as the eager loop.
     for c, ts in groups.items():
