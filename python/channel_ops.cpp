@@ -1,5 +1,6 @@
-// Schemas of the channel op family and their CPU impls. Work is split into RowChunks of similar
-// size across all tensors, so one at::parallel_for keeps every thread busy whatever the mix.
+// Schemas of the channel op family and their CPU impls. Work is split into RowChunks across all
+// tensors and the chunks into one part of equal bytes per thread, so one at::parallel_for keeps
+// every thread busy whatever the mix of tensor sizes.
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
@@ -14,18 +15,27 @@
 namespace razor_ext {
 namespace {
 
-// About 256 KiB per chunk: big enough to amortise scheduling, small enough to balance 2-64 threads.
+// Chunks of about 256 KiB: threads are balanced by the plan's parts, so this only sets how much
+// work each call into a csrc/ kernel does.
 constexpr int64_t kChunkBytes = 256 * 1024;
 // Below this many bytes in all, threads cost more than they save.
 constexpr int64_t kSerialBytes = 512 * 1024;
 
+// Plans the rows into one part per thread, of equal bytes, and runs
+// body(chunks, chunk_begin, chunk_end) once per part, in parallel; small totals run as one part.
 template <typename Body>
-void run_chunks(const std::vector<razor::RowChunk>& chunks, int64_t total_bytes, Body body) {
-  const int64_t n = static_cast<int64_t>(chunks.size());
-  if (total_bytes < kSerialBytes) {
-    body(0, n);
+void run_row_plan(const std::vector<int64_t>& rows, const std::vector<int64_t>& row_bytes,
+                  int64_t total_bytes, Body body) {
+  const int64_t parts = total_bytes < kSerialBytes ? 1 : at::get_num_threads();
+  const razor::RowPlan plan = razor::plan_row_work(rows, row_bytes, kChunkBytes, parts);
+  const auto run_parts = [&](int64_t first, int64_t last) {
+    body(plan.chunks, static_cast<int64_t>(plan.part_begin[static_cast<size_t>(first)]),
+         static_cast<int64_t>(plan.part_begin[static_cast<size_t>(last)]));
+  };
+  if (parts == 1) {
+    run_parts(0, 1);
   } else {
-    at::parallel_for(0, n, 1, body);
+    at::parallel_for(0, parts, 1, run_parts);
   }
 }
 
@@ -55,15 +65,20 @@ std::vector<at::Tensor> channel_gather_cpu(at::TensorList tensors, const at::Ten
     row_bytes.push_back(layouts[i].inner * tensors[i].element_size());
     total_bytes += rows.back() * row_bytes.back();
   }
-  const auto chunks = razor::plan_row_chunks(rows, row_bytes, kChunkBytes);
+  std::vector<razor::cpu::RowStores> stores;
+  for (const int64_t bytes : row_bytes) {
+    stores.push_back(razor::cpu::prefer_streaming_stores(total_bytes, bytes)
+                         ? razor::cpu::RowStores::kStreaming
+                         : razor::cpu::RowStores::kCached);
+  }
   const int64_t* ip = idx.data_ptr<int64_t>();
-  run_chunks(chunks, total_bytes, [&](int64_t begin, int64_t end) {
+  run_row_plan(rows, row_bytes, total_bytes, [&](const auto& chunks, int64_t begin, int64_t end) {
     for (int64_t c = begin; c < end; ++c) {
-      const razor::RowChunk& chunk = chunks[c];
+      const razor::RowChunk& chunk = chunks[static_cast<size_t>(c)];
       const size_t t = static_cast<size_t>(chunk.tensor);
       razor::cpu::channel_gather_rows(sources[t].const_data_ptr(), outputs[t].mutable_data_ptr(),
                                       ip, count, layouts[t], sources[t].element_size(),
-                                      chunk.row_begin, chunk.row_end);
+                                      chunk.row_begin, chunk.row_end, stores[t]);
     }
   });
   return outputs;
@@ -86,16 +101,14 @@ at::Tensor channel_norms_cpu(at::TensorList tensors, at::IntArrayRef dims, int64
     row_bytes.push_back(layouts[i].inner * tensors[i].element_size());
     total_bytes += rows.back() * row_bytes.back();
   }
-  const auto chunks = razor::plan_row_chunks(rows, row_bytes, kChunkBytes);
-
-  // Each worker sums |x|^p per (tensor, channel) privately; partials are merged in chunk order so
+  // Each part sums |x|^p per (tensor, channel) privately; partials are merged in chunk order so
   // the result does not depend on thread timing.
   std::map<int64_t, std::vector<double>> partials;
   std::mutex partials_mutex;
-  run_chunks(chunks, total_bytes, [&](int64_t begin, int64_t end) {
+  run_row_plan(rows, row_bytes, total_bytes, [&](const auto& chunks, int64_t begin, int64_t end) {
     std::vector<double> acc(static_cast<size_t>(num_tensors * channels), 0.0);
     for (int64_t c = begin; c < end; ++c) {
-      const razor::RowChunk& chunk = chunks[c];
+      const razor::RowChunk& chunk = chunks[static_cast<size_t>(c)];
       const size_t t = static_cast<size_t>(chunk.tensor);
       razor::cpu::channel_pow_sums(sources[t].const_data_ptr(), dtype, layouts[t],
                                    static_cast<int>(p), chunk.row_begin, chunk.row_end,

@@ -1,6 +1,7 @@
 #include <cstring>
 
 #include "razor/channel_ops.h"
+#include "razor/row_copy.h"
 
 namespace razor {
 namespace cpu {
@@ -31,24 +32,32 @@ void gather_fixed(const char* src, char* dst, const int64_t* index, int64_t num_
 }
 
 void gather_bytes(const char* src, char* dst, const int64_t* index, int64_t num_index,
-                  int64_t channels, int64_t row_bytes, int64_t begin, int64_t end) {
+                  int64_t channels, int64_t row_bytes, int64_t begin, int64_t end,
+                  RowStores stores) {
+  const size_t bytes = static_cast<size_t>(row_bytes);
   int64_t o = begin / num_index;
   int64_t k = begin % num_index;
+  const char* next = src + (o * channels + index[k]) * row_bytes;
   for (int64_t r = begin; r < end; ++r) {
-    std::memcpy(dst + r * row_bytes, src + (o * channels + index[k]) * row_bytes,
-                static_cast<size_t>(row_bytes));
+    const char* from = next;
     if (++k == num_index) {
       k = 0;
       ++o;
     }
+    if (r + 1 < end) {
+      next = src + (o * channels + index[k]) * row_bytes;
+      if (stores == RowStores::kStreaming) prefetch_row_head(next, bytes);
+    }
+    copy_row(dst + r * row_bytes, from, bytes, stores);
   }
+  if (stores == RowStores::kStreaming) finish_streaming_stores();
 }
 
 }  // namespace
 
 void channel_gather_rows(const void* src, void* dst, const int64_t* index, int64_t num_index,
                          const ChannelLayout& layout, int64_t elem_size, int64_t begin,
-                         int64_t end) {
+                         int64_t end, RowStores stores) {
   if (begin >= end || num_index <= 0) return;
   const int64_t row_bytes = layout.inner * elem_size;
   const char* from = static_cast<const char*>(src);
@@ -60,7 +69,8 @@ void channel_gather_rows(const void* src, void* dst, const int64_t* index, int64
     case 4: return gather_fixed<4>(from, to, index, num_index, channels, begin, end);
     case 8: return gather_fixed<8>(from, to, index, num_index, channels, begin, end);
     case 16: return gather_fixed<16>(from, to, index, num_index, channels, begin, end);
-    default: return gather_bytes(from, to, index, num_index, channels, row_bytes, begin, end);
+    default:
+      return gather_bytes(from, to, index, num_index, channels, row_bytes, begin, end, stores);
   }
 }
 

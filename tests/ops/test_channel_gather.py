@@ -63,6 +63,14 @@ def test_large_tensor_crosses_many_work_chunks():
     assert_gathered(tensors, index, [0, 1, 0])
 
 
+def test_streamed_gather_of_unaligned_rows_is_exact():
+    # Over 8 MiB of output in rows of 4099 bytes: the kernel streams the rows past the cache, and
+    # every row starts at another alignment, so each one has a cached head and tail.
+    big = torch.randint(0, 256, (2600, 4099), dtype=torch.uint8)
+    index = torch.randperm(2600)[:2200]
+    assert_gathered([big, big.t()], index, [0, 1])
+
+
 def test_index_list_and_int32_are_accepted(group):
     tensors, dims = group
     assert_gathered(tensors, [3, 1], dims)

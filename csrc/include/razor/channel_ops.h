@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "razor/channel_layout.h"
+#include "razor/row_copy.h"
 
 namespace razor {
 namespace cpu {
@@ -15,10 +16,11 @@ int64_t first_index_out_of_range(const int64_t* index, int64_t n, int64_t channe
 
 // Gathered row r = o * num_index + k (r in [begin, end)) is a copy of source row
 // o * layout.channels + index[k]; rows are layout.inner elements of elem_size bytes.
-// dst has layout [outer, num_index, inner]. Indices must already be validated.
+// dst has layout [outer, num_index, inner]. Indices must already be validated. `stores` applies
+// to rows of more than 16 bytes; shorter ones are single moves through the cache.
 void channel_gather_rows(const void* src, void* dst, const int64_t* index, int64_t num_index,
                          const ChannelLayout& layout, int64_t elem_size, int64_t begin,
-                         int64_t end);
+                         int64_t end, RowStores stores);
 
 // For every source row r = o * channels + c in [begin, end): acc[c] += sum_i |x[r, i]|^p,
 // p in {1, 2}. Accumulates in double; acc has layout.channels entries.
