@@ -3,18 +3,22 @@ values), each against its eager loop and its memory floor, in one run.
 
 Tensors are grouped by their dim-0 channel count, as pruning couples them; each group is one op
 call. Gather takes half the channels of every tensor (a random sorted index per group).
-Floors: for the gather, copying the same number of bytes into preallocated tensors; for the norms,
-a read-only ``sum()`` of every tensor.
+Floors: for the gather, copying the same number of bytes into preallocated tensors ("floor") and
+into freshly allocated ones ("alloc floor", the floor of any op that returns new tensors); for
+the norms, a read-only ``sum()`` of every tensor.
 """
 from __future__ import annotations
 
 import collections
+from collections.abc import Callable
 
 import pytest
 import torch
 
 from razor_ext.models.architectures import resnet50
 from razor_ext.ops import channel_gather, channel_norms
+
+GATHER = "channel_gather resnet50 half"
 
 
 @pytest.fixture(scope="module")
@@ -34,34 +38,44 @@ def half_index(groups) -> dict[int, torch.Tensor]:
     return {c: torch.randperm(c, generator=g)[: c // 2].sort().values for c in groups}
 
 
-def test_channel_gather_ours(compare, groups, half_index):
-    compare("channel_gather resnet50 half", "ours",
-            lambda: [channel_gather(ts, half_index[c], [0] * len(ts)) for c, ts in groups.items()])
-
-
-def test_channel_gather_eager(compare, groups, half_index):
-    compare("channel_gather resnet50 half", "eager",
-            lambda: [[t.index_select(0, half_index[c]) for t in ts] for c, ts in groups.items()])
-
-
-def test_channel_gather_floor(compare, groups):
+@pytest.fixture(scope="module")
+def gather_roles(groups, half_index) -> dict[str, Callable[[], object]]:
     pairs = [(t[: c // 2], t.new_empty((c // 2, *t.shape[1:]))) for c, ts in groups.items() for t in ts]
 
-    def copy_into_preallocated():
+    def copy_into_preallocated() -> None:
         for src, dst in pairs:
             dst.copy_(src)
 
-    compare("channel_gather resnet50 half", "floor", copy_into_preallocated)
+    return {
+        "ours": lambda: [channel_gather(ts, half_index[c], [0] * len(ts)) for c, ts in groups.items()],
+        "eager": lambda: [[t.index_select(0, half_index[c]) for t in ts] for c, ts in groups.items()],
+        "floor": copy_into_preallocated,
+        "alloc floor": lambda: [torch.empty_like(src).copy_(src) for src, _ in pairs],
+    }
 
 
-def test_channel_gather_alloc_floor(compare, groups):
-    # The floor of any op that returns new tensors: allocate each output, then copy into it.
-    sources = [t[: c // 2] for c, ts in groups.items() for t in ts]
+def norm_roles(groups, p: int) -> dict[str, Callable[[], object]]:
+    def eager() -> list[torch.Tensor]:
+        out = []
+        for c, ts in groups.items():
+            rows = [t.reshape(c, -1) for t in ts]
+            out.append(sum(r.abs().sum(1) if p == 1 else r.pow(2).sum(1).sqrt() for r in rows))
+        return out
 
-    def allocate_and_copy():
-        return [torch.empty_like(src).copy_(src) for src in sources]
+    return {
+        "ours": lambda: [channel_norms(ts, [0] * len(ts), p) for ts in groups.values()],
+        "eager": eager,
+        "floor": lambda: [[t.sum() for t in ts] for ts in groups.values()],
+    }
 
-    compare("channel_gather resnet50 half", "alloc floor", allocate_and_copy)
+
+@pytest.mark.parametrize("role", ["ours", "eager", "floor", "alloc floor"])
+def test_channel_gather(compare, gather_roles, role):
+    compare(GATHER, role, gather_roles[role])
+
+
+def test_channel_gather_round_robin(paired, gather_roles):
+    paired(GATHER, gather_roles)
 
 
 def test_channel_gather_ours_is_exact(groups, half_index):
@@ -72,24 +86,11 @@ def test_channel_gather_ours_is_exact(groups, half_index):
 
 
 @pytest.mark.parametrize("p", [1, 2])
-def test_channel_norms_ours(compare, groups, p):
-    compare(f"channel_norms resnet50 p={p}", "ours",
-            lambda: [channel_norms(ts, [0] * len(ts), p) for ts in groups.values()])
+@pytest.mark.parametrize("role", ["ours", "eager", "floor"])
+def test_channel_norms(compare, groups, p, role):
+    compare(f"channel_norms resnet50 p={p}", role, norm_roles(groups, p)[role])
 
 
 @pytest.mark.parametrize("p", [1, 2])
-def test_channel_norms_eager(compare, groups, p):
-    def eager():
-        out = []
-        for c, ts in groups.items():
-            rows = [t.reshape(c, -1) for t in ts]
-            out.append(sum(r.abs().sum(1) if p == 1 else r.pow(2).sum(1).sqrt() for r in rows))
-        return out
-
-    compare(f"channel_norms resnet50 p={p}", "eager", eager)
-
-
-@pytest.mark.parametrize("p", [1, 2])
-def test_channel_norms_floor(compare, groups, p):
-    compare(f"channel_norms resnet50 p={p}", "floor",
-            lambda: [[t.sum() for t in ts] for ts in groups.values()])
+def test_channel_norms_round_robin(paired, groups, p):
+    paired(f"channel_norms resnet50 p={p}", norm_roles(groups, p))
