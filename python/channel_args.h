@@ -85,20 +85,66 @@ inline razor::DType norm_dtype(const char* op, at::TensorList tensors) {
   }
 }
 
-inline void check_norm_args(const char* op, at::TensorList tensors,
-                            const std::vector<razor::ChannelLayout>& layouts, int64_t p) {
+// What a checked channel_norms call works with.
+struct NormCall {
+  razor::DType dtype;
+  std::vector<razor::ChannelLayout> layouts;
+  int64_t channels;  // shared by every tensor
+};
+
+// All of channel_norms' argument checks: one float dtype, the operands, p, and one channel count.
+inline NormCall check_norm_call(const char* op, at::TensorList tensors, at::IntArrayRef dims,
+                                int64_t p) {
+  const razor::DType dtype = norm_dtype(op, tensors);
+  std::vector<razor::ChannelLayout> layouts = check_channel_operands(op, tensors, dims);
   TORCH_CHECK_VALUE(p == 1 || p == 2, op, ": p must be 1 or 2, got ", p);
   for (size_t i = 1; i < layouts.size(); ++i) {
     TORCH_CHECK_VALUE(layouts[i].channels == layouts[0].channels, op, ": tensors[", i, "] has ",
                       layouts[i].channels, " channels along its dim but tensors[0] has ",
                       layouts[0].channels, "; a channel group must agree on the channel count");
   }
-  (void)tensors;
+  const int64_t channels = layouts[0].channels;
+  return {dtype, std::move(layouts), channels};
 }
 
 // Norms of float64 inputs stay float64; every other dtype reports float32.
 inline at::ScalarType norm_output_dtype(razor::DType dtype) {
   return dtype == razor::DType::kFloat64 ? at::kDouble : at::kFloat;
+}
+
+// The contiguous inputs of a channel op and the rows of bytes each adds to the work plan
+// (razor/work_plan.h). Rows without bytes add none: no chunk, thread or CUDA job is spent on them.
+struct RowWork {
+  std::vector<at::Tensor> sources;
+  std::vector<int64_t> rows;
+  std::vector<int64_t> row_bytes;
+  int64_t total_bytes = 0;
+};
+
+// rows_of(i) is the number of rows the kernel walks for tensors[i].
+template <typename RowsOf>
+RowWork row_work(at::TensorList tensors, const std::vector<razor::ChannelLayout>& layouts,
+                 RowsOf rows_of) {
+  RowWork work;
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    work.sources.push_back(tensors[i].contiguous());
+    work.row_bytes.push_back(layouts[i].inner * tensors[i].element_size());
+    work.rows.push_back(work.row_bytes.back() > 0 ? rows_of(i) : 0);
+    work.total_bytes += work.rows.back() * work.row_bytes.back();
+  }
+  return work;
+}
+
+// A gather walks its output rows: `count` of every outer slice.
+inline RowWork gather_row_work(at::TensorList tensors,
+                               const std::vector<razor::ChannelLayout>& layouts, int64_t count) {
+  return row_work(tensors, layouts, [&](size_t i) { return layouts[i].outer * count; });
+}
+
+// A per-channel reduction walks every source row.
+inline RowWork reduce_row_work(at::TensorList tensors,
+                               const std::vector<razor::ChannelLayout>& layouts) {
+  return row_work(tensors, layouts, [&](size_t i) { return layouts[i].rows(); });
 }
 
 inline std::vector<int64_t> gathered_shape(const at::Tensor& t, int64_t dim, int64_t count) {

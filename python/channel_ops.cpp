@@ -24,10 +24,9 @@ constexpr int64_t kSerialBytes = 512 * 1024;
 // Plans the rows into one part per thread, of equal bytes, and runs
 // body(chunks, chunk_begin, chunk_end) once per part, in parallel; small totals run as one part.
 template <typename Body>
-void run_row_plan(const std::vector<int64_t>& rows, const std::vector<int64_t>& row_bytes,
-                  int64_t total_bytes, Body body) {
-  const int64_t parts = total_bytes < kSerialBytes ? 1 : at::get_num_threads();
-  const razor::RowPlan plan = razor::plan_row_work(rows, row_bytes, kChunkBytes, parts);
+void run_row_plan(const RowWork& work, Body body) {
+  const int64_t parts = work.total_bytes < kSerialBytes ? 1 : at::get_num_threads();
+  const razor::RowPlan plan = razor::plan_row_work(work.rows, work.row_bytes, kChunkBytes, parts);
   const auto run_parts = [&](int64_t first, int64_t last) {
     body(plan.chunks, static_cast<int64_t>(plan.part_begin[static_cast<size_t>(first)]),
          static_cast<int64_t>(plan.part_begin[static_cast<size_t>(last)]));
@@ -55,30 +54,24 @@ std::vector<at::Tensor> channel_gather_cpu(at::TensorList tensors, const at::Ten
                       " channels along dim ", bound < 0 ? 0 : dims[bound]);
   }
 
-  std::vector<at::Tensor> sources, outputs;
-  std::vector<int64_t> rows, row_bytes;
-  int64_t total_bytes = 0;
-  for (size_t i = 0; i < tensors.size(); ++i) {
-    sources.push_back(tensors[i].contiguous());
-    outputs.push_back(at::empty(gathered_shape(tensors[i], dims[i], count), tensors[i].options()));
-    rows.push_back(layouts[i].outer * count);
-    row_bytes.push_back(layouts[i].inner * tensors[i].element_size());
-    total_bytes += rows.back() * row_bytes.back();
-  }
+  const RowWork work = gather_row_work(tensors, layouts, count);
+  std::vector<at::Tensor> outputs;
   std::vector<razor::cpu::RowStores> stores;
-  for (const int64_t bytes : row_bytes) {
-    stores.push_back(razor::cpu::prefer_streaming_stores(total_bytes, bytes)
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    outputs.push_back(at::empty(gathered_shape(tensors[i], dims[i], count), tensors[i].options()));
+    stores.push_back(razor::cpu::prefer_streaming_stores(work.total_bytes, work.row_bytes[i])
                          ? razor::cpu::RowStores::kStreaming
                          : razor::cpu::RowStores::kCached);
   }
   const int64_t* ip = idx.data_ptr<int64_t>();
-  run_row_plan(rows, row_bytes, total_bytes, [&](const auto& chunks, int64_t begin, int64_t end) {
+  run_row_plan(work, [&](const auto& chunks, int64_t begin, int64_t end) {
     for (int64_t c = begin; c < end; ++c) {
       const razor::RowChunk& chunk = chunks[static_cast<size_t>(c)];
       const size_t t = static_cast<size_t>(chunk.tensor);
-      razor::cpu::channel_gather_rows(sources[t].const_data_ptr(), outputs[t].mutable_data_ptr(),
-                                      ip, count, layouts[t], sources[t].element_size(),
-                                      chunk.row_begin, chunk.row_end, stores[t]);
+      razor::cpu::channel_gather_rows(work.sources[t].const_data_ptr(),
+                                      outputs[t].mutable_data_ptr(), ip, count, layouts[t],
+                                      work.sources[t].element_size(), chunk.row_begin,
+                                      chunk.row_end, stores[t]);
     }
   });
   return outputs;
@@ -86,31 +79,24 @@ std::vector<at::Tensor> channel_gather_cpu(at::TensorList tensors, const at::Ten
 
 at::Tensor channel_norms_cpu(at::TensorList tensors, at::IntArrayRef dims, int64_t p) {
   constexpr const char* op = "channel_norms";
-  const razor::DType dtype = norm_dtype(op, tensors);
-  const auto layouts = check_channel_operands(op, tensors, dims);
-  check_norm_args(op, tensors, layouts, p);
-  const int64_t channels = layouts[0].channels;
+  const NormCall call = check_norm_call(op, tensors, dims, p);
+  const razor::DType dtype = call.dtype;
+  const std::vector<razor::ChannelLayout>& layouts = call.layouts;
+  const int64_t channels = call.channels;
   const int64_t num_tensors = static_cast<int64_t>(tensors.size());
 
-  std::vector<at::Tensor> sources;
-  std::vector<int64_t> rows, row_bytes;
-  int64_t total_bytes = 0;
-  for (size_t i = 0; i < tensors.size(); ++i) {
-    sources.push_back(tensors[i].contiguous());
-    rows.push_back(layouts[i].rows());
-    row_bytes.push_back(layouts[i].inner * tensors[i].element_size());
-    total_bytes += rows.back() * row_bytes.back();
-  }
+  const RowWork work = reduce_row_work(tensors, layouts);
+
   // Each part sums |x|^p per (tensor, channel) privately; partials are merged in chunk order so
   // the result does not depend on thread timing.
   std::map<int64_t, std::vector<double>> partials;
   std::mutex partials_mutex;
-  run_row_plan(rows, row_bytes, total_bytes, [&](const auto& chunks, int64_t begin, int64_t end) {
+  run_row_plan(work, [&](const auto& chunks, int64_t begin, int64_t end) {
     std::vector<double> acc(static_cast<size_t>(num_tensors * channels), 0.0);
     for (int64_t c = begin; c < end; ++c) {
       const razor::RowChunk& chunk = chunks[static_cast<size_t>(c)];
       const size_t t = static_cast<size_t>(chunk.tensor);
-      razor::cpu::channel_pow_sums(sources[t].const_data_ptr(), dtype, layouts[t],
+      razor::cpu::channel_pow_sums(work.sources[t].const_data_ptr(), dtype, layouts[t],
                                    static_cast<int>(p), chunk.row_begin, chunk.row_end,
                                    acc.data() + chunk.tensor * channels);
     }

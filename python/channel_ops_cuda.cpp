@@ -70,24 +70,20 @@ std::vector<at::Tensor> channel_gather_cuda(at::TensorList tensors, const at::Te
     check_index_in_range(op, idx, layouts[bound].channels, bound, dims[bound]);
   }
 
-  std::vector<at::Tensor> sources, outputs;
-  std::vector<int64_t> rows, row_bytes;
+  const RowWork work = gather_row_work(tensors, layouts, count);
+  std::vector<at::Tensor> outputs;
   for (size_t i = 0; i < tensors.size(); ++i) {
-    sources.push_back(tensors[i].contiguous());
     outputs.push_back(at::empty(gathered_shape(tensors[i], dims[i], count), tensors[i].options()));
-    row_bytes.push_back(layouts[i].inner * tensors[i].element_size());
-    // Zero-byte rows have nothing to copy: no jobs for them.
-    rows.push_back(row_bytes.back() > 0 ? layouts[i].outer * count : 0);
   }
-  const auto chunks = razor::plan_row_chunks(rows, row_bytes, kChunkBytes);
+  const auto chunks = razor::plan_row_chunks(work.rows, work.row_bytes, kChunkBytes);
   if (chunks.empty()) return outputs;
 
   const at::Tensor jobs = upload_job_table<razor::cuda::GatherJob>(
       chunks, idx.device(), [&](const razor::RowChunk& chunk) {
         const size_t t = static_cast<size_t>(chunk.tensor);
-        return razor::cuda::GatherJob{sources[t].const_data_ptr(), outputs[t].mutable_data_ptr(),
-                                      layouts[t].channels, row_bytes[t], chunk.row_begin,
-                                      chunk.row_end};
+        return razor::cuda::GatherJob{work.sources[t].const_data_ptr(),
+                                      outputs[t].mutable_data_ptr(), layouts[t].channels,
+                                      work.row_bytes[t], chunk.row_begin, chunk.row_end};
       });
   check_launch(op, razor::cuda::launch_channel_gather(
                        static_cast<const razor::cuda::GatherJob*>(jobs.const_data_ptr()),
@@ -98,22 +94,15 @@ std::vector<at::Tensor> channel_gather_cuda(at::TensorList tensors, const at::Te
 
 at::Tensor channel_norms_cuda(at::TensorList tensors, at::IntArrayRef dims, int64_t p) {
   constexpr const char* op = "channel_norms";
-  const razor::DType dtype = norm_dtype(op, tensors);
-  const auto layouts = check_channel_operands(op, tensors, dims);
-  check_norm_args(op, tensors, layouts, p);
+  const NormCall call = check_norm_call(op, tensors, dims, p);
+  const razor::DType dtype = call.dtype;
+  const std::vector<razor::ChannelLayout>& layouts = call.layouts;
+  const int64_t channels = call.channels;
   const c10::cuda::CUDAGuard device_guard(tensors[0].device());
-  const int64_t channels = layouts[0].channels;
   const int64_t num_tensors = static_cast<int64_t>(tensors.size());
 
-  std::vector<at::Tensor> sources;
-  std::vector<int64_t> rows, row_bytes;
-  for (size_t i = 0; i < tensors.size(); ++i) {
-    sources.push_back(tensors[i].contiguous());
-    // Empty rows add nothing to any channel: no jobs for them.
-    rows.push_back(layouts[i].inner > 0 ? layouts[i].rows() : 0);
-    row_bytes.push_back(layouts[i].inner * tensors[i].element_size());
-  }
-  const auto chunks = razor::plan_row_chunks(rows, row_bytes, kChunkBytes);
+  const RowWork work = reduce_row_work(tensors, layouts);
+  const auto chunks = razor::plan_row_chunks(work.rows, work.row_bytes, kChunkBytes);
 
   const at::TensorOptions options = tensors[0].options();
   at::Tensor out = at::empty({channels}, options.dtype(norm_output_dtype(dtype)));
@@ -124,8 +113,8 @@ at::Tensor channel_norms_cuda(at::TensorList tensors, at::IntArrayRef dims, int6
     jobs = upload_job_table<razor::cuda::NormJob>(
         chunks, tensors[0].device(), [&](const razor::RowChunk& chunk) {
           const size_t t = static_cast<size_t>(chunk.tensor);
-          return razor::cuda::NormJob{sources[t].const_data_ptr(), chunk.tensor, layouts[t].inner,
-                                      chunk.row_begin, chunk.row_end};
+          return razor::cuda::NormJob{work.sources[t].const_data_ptr(), chunk.tensor,
+                                      layouts[t].inner, chunk.row_begin, chunk.row_end};
         });
   }
   check_launch(op, razor::cuda::launch_channel_norms(
