@@ -64,8 +64,9 @@ def test_large_tensor_crosses_many_work_chunks():
 
 
 def test_streamed_gather_of_unaligned_rows_is_exact():
-    # Over 8 MiB of output in rows of 4099 bytes: the kernel streams the rows past the cache, and
-    # every row starts at another alignment, so each one has a cached head and tail.
+    # 9 MB of output (past the 2 MiB streaming threshold) in rows of 4099 bytes: the kernel
+    # streams the rows past the cache, and every row starts at another alignment, so each one
+    # has a cached head and tail.
     big = torch.randint(0, 256, (2600, 4099), dtype=torch.uint8)
     index = torch.randperm(2600)[:2200]
     assert_gathered([big, big.t()], index, [0, 1])
