@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-import razor_ext.config as config_module
 from razor_ext.config import Config, ConfigDict, ConfigParseError
 
 
@@ -363,11 +362,11 @@ def test_dump_failure_keeps_old_file_and_leaves_no_temp(
         raise OSError('disk on fire')
 
     if failing == 'serializer':
-        monkeypatch.setattr(config_module.yaml, 'safe_dump', boom)
+        monkeypatch.setattr(yaml, 'safe_dump', boom)
     elif failing == 'fsync':  # fails after the new content was written to the temp file
-        monkeypatch.setattr(config_module.os, 'fsync', boom)
+        monkeypatch.setattr(os, 'fsync', boom)
     else:
-        monkeypatch.setattr(config_module.os, 'replace', boom)
+        monkeypatch.setattr(os, 'replace', boom)
     with pytest.raises(OSError, match='disk on fire'):
         Config(dict(a=2, b=[1, 2, 3])).dump(path)
     assert path.read_bytes() == before

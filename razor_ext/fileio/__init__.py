@@ -1,0 +1,4 @@
+"""File helpers shared by everything that writes files (configs, checkpoints, exports)."""
+from razor_ext.fileio.atomic_write import atomic_write_text
+
+__all__ = ['atomic_write_text']
