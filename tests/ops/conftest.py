@@ -28,3 +28,21 @@ def coupled_group(channels: int, dtype: torch.dtype = torch.float32, seed: int =
 @pytest.fixture
 def group():
     return coupled_group(11)
+
+
+def mixed_size_group(channels: int = 256, seed: int = 0):
+    """Big conv weights among many 1-D vectors, as a ResNet stage couples them: over the 512 KiB
+    below which the CPU impls stay on one thread, with bytes far from even across tensors."""
+    g = torch.Generator().manual_seed(seed)
+    tensors = [torch.randn(channels, 64, 3, 3, generator=g)]
+    tensors += [torch.randn(channels, generator=g) for _ in range(20)]
+    tensors += [torch.randn(channels, 512, generator=g), torch.randn(9, channels, 5)]
+    return tensors, [0] * 22 + [1]
+
+
+@pytest.fixture
+def thread_count():
+    """Sets torch's intra-op thread count for one test, then restores it."""
+    before = torch.get_num_threads()
+    yield torch.set_num_threads
+    torch.set_num_threads(before)

@@ -7,7 +7,7 @@ import torch
 
 import razor_ext
 from razor_ext.ops import channel_gather, reference
-from tests.ops.conftest import coupled_group
+from tests.ops.conftest import coupled_group, mixed_size_group
 
 
 def assert_gathered(tensors, index, dims):
@@ -70,6 +70,14 @@ def test_streamed_gather_of_unaligned_rows_is_exact():
     big = torch.randint(0, 256, (2600, 4099), dtype=torch.uint8)
     index = torch.randperm(2600)[:2200]
     assert_gathered([big, big.t()], index, [0, 1])
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3, 8])
+def test_any_thread_count_gathers_every_row_once(thread_count, threads):
+    # The work is split into one part of equal bytes per thread; more threads than cores too.
+    thread_count(threads)
+    tensors, dims = mixed_size_group()
+    assert_gathered(tensors, torch.randperm(256)[:200], dims)
 
 
 def test_index_list_and_int32_are_accepted(group):

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from razor_ext.ops import channel_norms, reference
-from tests.ops.conftest import coupled_group
+from tests.ops.conftest import coupled_group, mixed_size_group
 
 TOLERANCE = {torch.float32: 1e-5, torch.float64: 1e-12, torch.bfloat16: 1e-5, torch.float16: 1e-5}
 
@@ -23,6 +23,19 @@ def test_matches_reference(p, dtype):
     assert got.dtype == (torch.float64 if dtype == torch.float64 else torch.float32)
     # Inputs are exact in every dtype, so only the accumulation differs from the float64 reference.
     torch.testing.assert_close(got, expected, rtol=TOLERANCE[dtype], atol=0)
+
+
+@pytest.mark.parametrize("p", [1, 2])
+@pytest.mark.parametrize("threads", [1, 2, 3, 8])
+def test_any_thread_count_is_correct_and_repeatable(thread_count, threads, p):
+    # Each thread's part sums privately and parts merge in a fixed order: the same thread count
+    # gives the same bits every time.
+    thread_count(threads)
+    tensors, dims = mixed_size_group()
+    first = channel_norms(tensors, dims, p)
+    torch.testing.assert_close(first, reference.channel_norms(tensors, dims, p), rtol=1e-5, atol=0)
+    for _ in range(3):
+        assert torch.equal(channel_norms(tensors, dims, p), first)
 
 
 def test_single_tensor_is_the_textbook_norm():
