@@ -70,7 +70,8 @@ def paired(benchmark) -> Callable[[str, dict[str, Callable[[], object]]], None]:
 
         benchmark.group = f"{group} (round robin)"
         benchmark.name = " + ".join(names)
-        benchmark.pedantic(one_round, rounds=PAIRED_ROUNDS, iterations=1, warmup_rounds=WARMUP_ROUNDS)
+        benchmark.pedantic(one_round, rounds=PAIRED_ROUNDS, iterations=1,
+                           warmup_rounds=WARMUP_ROUNDS)
         if not benchmark.disabled:
             _ROUNDS[group] = {name: times[WARMUP_ROUNDS:] for name, times in seconds.items()}
 
@@ -101,11 +102,12 @@ def pytest_terminal_summary(terminalreporter) -> None:
     header = "".join(f"{f'{a} vs {b}':>26}" for a, b in columns)
     if _TIMINGS:
         write(f"min / median, each role timed on its own ({ROUNDS} rounds)")
-        write(f"{'group':<34}{header}")
+        write(f"{'group':<40}{header}")
         for group, timings in sorted(_TIMINGS.items()):
-            write(f"{group:<34}" + "".join(f"{_ratio(timings, a, b):>26}" for a, b in columns))
+            write(f"{group:<40}" + "".join(f"{_ratio(timings, a, b):>26}" for a, b in columns))
     if _ROUNDS:
         write(f"median (quartiles) of per-round ratios, roles round robin ({PAIRED_ROUNDS} rounds)")
-        write(f"{'group':<34}{header}")
+        write(f"{'group':<40}{header}")
         for group, rounds in sorted(_ROUNDS.items()):
-            write(f"{group:<34}" + "".join(f"{_paired_ratio(rounds, a, b):>26}" for a, b in columns))
+            ratios = (_paired_ratio(rounds, a, b) for a, b in columns)
+            write(f"{group:<40}" + "".join(f"{ratio:>26}" for ratio in ratios))

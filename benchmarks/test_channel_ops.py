@@ -6,6 +6,9 @@ call. Gather takes half the channels of every tensor (a random sorted index per 
 Floors: for the gather, copying the same number of bytes into preallocated tensors ("floor") and
 into freshly allocated ones ("alloc floor", the floor of any op that returns new tensors); for
 the norms, a read-only ``sum()`` of every tensor.
+
+Every benchmark runs on the CPU and, where torch has a CUDA device, on the GPU too; GPU roles end
+with ``torch.cuda.synchronize()`` so that they time the work, not its launch.
 """
 from __future__ import annotations
 
@@ -18,13 +21,46 @@ import torch
 from razor_ext.models.architectures import resnet50
 from razor_ext.ops import channel_gather, channel_norms
 
-GATHER = "channel_gather resnet50 half"
+CUDA = pytest.param(
+    "cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device"))
+
+
+@pytest.fixture(scope="module", params=["cpu", CUDA])
+def device(request) -> str:
+    return request.param
+
+
+Roles = dict[str, Callable[[], object]]
+
+
+def synchronized(device: str, roles: Roles) -> Roles:
+    """On a GPU, each role waits for its kernels, so a timing covers the work done."""
+    if device == "cpu":
+        return roles
+
+    def wait_for(fn: Callable[[], object]) -> Callable[[], object]:
+        def run() -> object:
+            result = fn()
+            torch.cuda.synchronize()
+            return result
+
+        return run
+
+    return {role: wait_for(fn) for role, fn in roles.items()}
+
+
+def gather_group(device: str) -> str:
+    return f"channel_gather resnet50 half ({device})"
+
+
+def norms_group(device: str, p: int) -> str:
+    return f"channel_norms resnet50 p={p} ({device})"
 
 
 @pytest.fixture(scope="module")
-def groups() -> dict[int, list[torch.Tensor]]:
+def groups(device) -> dict[int, list[torch.Tensor]]:
     torch.manual_seed(0)
-    tensors = [t for t in resnet50().state_dict().values() if t.is_floating_point()]
+    tensors = [t.to(device) for t in resnet50().state_dict().values() if t.is_floating_point()]
     assert len(tensors) == 267 and sum(t.numel() for t in tensors) == 25_610_152
     by_channels: dict[int, list[torch.Tensor]] = collections.defaultdict(list)
     for t in tensors:
@@ -33,28 +69,31 @@ def groups() -> dict[int, list[torch.Tensor]]:
 
 
 @pytest.fixture(scope="module")
-def half_index(groups) -> dict[int, torch.Tensor]:
+def half_index(groups, device) -> dict[int, torch.Tensor]:
     g = torch.Generator().manual_seed(1)
-    return {c: torch.randperm(c, generator=g)[: c // 2].sort().values for c in groups}
+    return {c: torch.randperm(c, generator=g)[: c // 2].sort().values.to(device) for c in groups}
 
 
 @pytest.fixture(scope="module")
-def gather_roles(groups, half_index) -> dict[str, Callable[[], object]]:
-    pairs = [(t[: c // 2], t.new_empty((c // 2, *t.shape[1:]))) for c, ts in groups.items() for t in ts]
+def gather_roles(groups, half_index, device) -> Roles:
+    pairs = [(t[: c // 2], t.new_empty((c // 2, *t.shape[1:])))
+             for c, ts in groups.items() for t in ts]
 
     def copy_into_preallocated() -> None:
         for src, dst in pairs:
             dst.copy_(src)
 
-    return {
-        "ours": lambda: [channel_gather(ts, half_index[c], [0] * len(ts)) for c, ts in groups.items()],
-        "eager": lambda: [[t.index_select(0, half_index[c]) for t in ts] for c, ts in groups.items()],
+    return synchronized(device, {
+        "ours": lambda: [channel_gather(ts, half_index[c], [0] * len(ts))
+                         for c, ts in groups.items()],
+        "eager": lambda: [[t.index_select(0, half_index[c]) for t in ts]
+                          for c, ts in groups.items()],
         "floor": copy_into_preallocated,
         "alloc floor": lambda: [torch.empty_like(src).copy_(src) for src, _ in pairs],
-    }
+    })
 
 
-def norm_roles(groups, p: int) -> dict[str, Callable[[], object]]:
+def norm_roles(groups, device: str, p: int) -> Roles:
     def eager() -> list[torch.Tensor]:
         out = []
         for c, ts in groups.items():
@@ -62,20 +101,20 @@ def norm_roles(groups, p: int) -> dict[str, Callable[[], object]]:
             out.append(sum(r.abs().sum(1) if p == 1 else r.pow(2).sum(1).sqrt() for r in rows))
         return out
 
-    return {
+    return synchronized(device, {
         "ours": lambda: [channel_norms(ts, [0] * len(ts), p) for ts in groups.values()],
         "eager": eager,
         "floor": lambda: [[t.sum() for t in ts] for ts in groups.values()],
-    }
+    })
 
 
 @pytest.mark.parametrize("role", ["ours", "eager", "floor", "alloc floor"])
-def test_channel_gather(compare, gather_roles, role):
-    compare(GATHER, role, gather_roles[role])
+def test_channel_gather(compare, gather_roles, device, role):
+    compare(gather_group(device), role, gather_roles[role])
 
 
-def test_channel_gather_round_robin(paired, gather_roles):
-    paired(GATHER, gather_roles)
+def test_channel_gather_round_robin(paired, gather_roles, device):
+    paired(gather_group(device), gather_roles)
 
 
 def test_channel_gather_ours_is_exact(groups, half_index):
@@ -87,10 +126,10 @@ def test_channel_gather_ours_is_exact(groups, half_index):
 
 @pytest.mark.parametrize("p", [1, 2])
 @pytest.mark.parametrize("role", ["ours", "eager", "floor"])
-def test_channel_norms(compare, groups, p, role):
-    compare(f"channel_norms resnet50 p={p}", role, norm_roles(groups, p)[role])
+def test_channel_norms(compare, groups, device, p, role):
+    compare(norms_group(device, p), role, norm_roles(groups, device, p)[role])
 
 
 @pytest.mark.parametrize("p", [1, 2])
-def test_channel_norms_round_robin(paired, groups, p):
-    paired(f"channel_norms resnet50 p={p}", norm_roles(groups, p))
+def test_channel_norms_round_robin(paired, groups, device, p):
+    paired(norms_group(device, p), norm_roles(groups, device, p))
