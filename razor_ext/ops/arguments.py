@@ -15,6 +15,8 @@ def as_tensor_list(op: str, name: str, tensors: Sequence[Tensor]) -> list[Tensor
     for i, t in enumerate(tensors):
         if not isinstance(t, Tensor):
             raise TypeError(f"{op}: {name}[{i}] must be a torch.Tensor, got {type(t).__name__}")
+        # Checked here, not only in C++: the dispatcher has no kernel for a sparse tensor and
+        # would fail with a list of dispatch keys instead.
         if t.layout != torch.strided:
             raise TypeError(f"{op}: {name}[{i}] must be a dense (strided) tensor, got layout {t.layout}")
     return list(tensors)

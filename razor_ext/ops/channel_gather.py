@@ -7,6 +7,7 @@ import torch
 from torch import Tensor
 
 from razor_ext.ops.arguments import as_index, as_int_list, as_tensor_list, check_one_device
+from razor_ext.ops.below_autograd import call_op
 
 
 def channel_gather(
@@ -39,7 +40,7 @@ def channel_gather(
     dims = as_int_list("channel_gather", "dims", dims)
     device = tensors[0].device if tensors else None
     index = as_index("channel_gather", index, device)
-    return torch.ops.razor_ext.channel_gather(tensors, index, dims)
+    return call_op(torch.ops.razor_ext.channel_gather, tensors, index, dims)
 
 
 @torch.library.register_fake("razor_ext::channel_gather")

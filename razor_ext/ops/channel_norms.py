@@ -7,6 +7,7 @@ import torch
 from torch import Tensor
 
 from razor_ext.ops.arguments import as_int_list, as_tensor_list, check_one_device
+from razor_ext.ops.below_autograd import call_op
 
 
 def channel_norms(tensors: Sequence[Tensor], dims: Sequence[int], p: int = 1) -> Tensor:
@@ -37,7 +38,7 @@ def channel_norms(tensors: Sequence[Tensor], dims: Sequence[int], p: int = 1) ->
         raise ValueError("channel_norms: tensors must hold at least one tensor")
     if isinstance(p, bool) or not isinstance(p, int):
         raise TypeError(f"channel_norms: p must be an int (1 or 2), got {type(p).__name__}")
-    return torch.ops.razor_ext.channel_norms(tensors, dims, p)
+    return call_op(torch.ops.razor_ext.channel_norms, tensors, dims, p)
 
 
 def _output_dtype(dtype: torch.dtype) -> torch.dtype:
