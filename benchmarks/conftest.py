@@ -7,13 +7,17 @@ Two kinds of figures:
 - ``paired(group, roles)`` times all roles round-robin in one loop, so every round compares runs
   taken moments apart; the ratio table gives the median and quartiles of the per-round ratios.
   On a machine whose memory bandwidth drifts (shared cloud hosts), this is the figure to trust.
+  It also counts the page faults each role takes (see ``pin_malloc``).
 
 Run:  pytest benchmarks/ --benchmark-only         (CI: --benchmark-disable, a smoke test)
 """
 from __future__ import annotations
 
 import collections
+import ctypes
+import os
 import platform
+import random
 import statistics
 import time
 from collections.abc import Callable
@@ -21,14 +25,53 @@ from collections.abc import Callable
 import pytest
 import torch
 
+try:
+    import resource  # Unix only: page-fault counts
+except ImportError:
+    resource = None
+
 # group -> role ("ours", "eager", "floor", ...) -> (min seconds, median seconds)
 _TIMINGS: dict[str, dict[str, tuple[float, float]]] = collections.defaultdict(dict)
 # group -> role -> seconds of that role in each round-robin round
 _ROUNDS: dict[str, dict[str, list[float]]] = {}
+# group -> role -> minor page faults the process took during that role, in each round
+_FAULTS: dict[str, dict[str, list[int]]] = {}
+
+# glibc mallopt parameters (malloc.h)
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+_MALLOC_NOTE = "glibc malloc defaults"
 
 ROUNDS = 25
 PAIRED_ROUNDS = 41
 WARMUP_ROUNDS = 3
+
+
+def pin_malloc() -> str:
+    """Keep freed memory in the heap for the whole benchmark session; returns what was done.
+
+    With glibc's defaults, freeing a role's outputs can leave more than the trim threshold free at
+    the top of the heap, which glibc hands back to the kernel; the next role that allocates then
+    faults every page in again, at ~1.5 µs a 4 KiB page under KVM. Which role pays depends on the
+    heap's layout, so a 51 MB gather took 4 ms in one round and 15 ms in the next, on unchanged
+    code, while the preallocated floor never paid. Pinning the thresholds applies to every role
+    alike; jemalloc and tcmalloc, which PyTorch's CPU performance guide recommends, likewise keep
+    freed memory for reuse. ``RAZOR_EXT_BENCH_MALLOC=default`` keeps glibc's defaults."""
+    if os.environ.get("RAZOR_EXT_BENCH_MALLOC") == "default":
+        return "glibc malloc defaults (RAZOR_EXT_BENCH_MALLOC=default)"
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return "malloc not pinned (no glibc mallopt)"
+    # 32 MiB is glibc's largest mmap threshold on 64-bit: smaller blocks come from the heap.
+    if mallopt(M_MMAP_THRESHOLD, 32 << 20) != 1 or mallopt(M_TRIM_THRESHOLD, 1 << 30) != 1:
+        return "malloc not pinned (mallopt refused)"
+    return "glibc malloc pinned: mmap threshold 32 MiB, heap never trimmed"
+
+
+def pytest_configure(config) -> None:
+    global _MALLOC_NOTE
+    if not config.getoption("benchmark_disable", default=False):
+        _MALLOC_NOTE = pin_malloc()
 
 
 @pytest.fixture
@@ -47,26 +90,34 @@ def compare(benchmark) -> Callable[[str, str, Callable[[], object]], None]:
     return run
 
 
+def _minor_faults() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt if resource else 0
+
+
 @pytest.fixture
 def paired(benchmark) -> Callable[[str, dict[str, Callable[[], object]]], None]:
-    """``paired(group, {role: fn})``: run every role once per round, in an order rotated each
-    round, and keep each role's time per round for the paired ratios. pytest-benchmark times the
-    whole round. With --benchmark-disable each role runs once (a smoke test)."""
+    """``paired(group, {role: fn})``: run every role once per round, in an order shuffled each
+    round, and keep each role's time and page faults per round for the paired ratios.
+    pytest-benchmark times the whole round. With --benchmark-disable each role runs once (a smoke
+    test).
+
+    Shuffled, not rotated: a role inherits the allocator's and the caches' state from the role
+    before it, and a rotation gives each role the same predecessor in nearly every round."""
 
     def run(group: str, roles: dict[str, Callable[[], object]]) -> None:
         names = list(roles)
         seconds: dict[str, list[float]] = {name: [] for name in names}
-        rounds_done = 0
+        faults: dict[str, list[int]] = {name: [] for name in names}
+        order = random.Random(group)  # seeded: the same orders in every run of this group
 
         def one_round() -> None:
-            nonlocal rounds_done
-            shift = rounds_done % len(names)
-            for name in names[shift:] + names[:shift]:
+            for name in order.sample(names, len(names)):
+                faults_before = _minor_faults()
                 start = time.perf_counter()
                 result = roles[name]()
                 seconds[name].append(time.perf_counter() - start)
+                faults[name].append(_minor_faults() - faults_before)
                 del result  # freed before the next role allocates, as a caller's loop would
-            rounds_done += 1
 
         benchmark.group = f"{group} (round robin)"
         benchmark.name = " + ".join(names)
@@ -74,6 +125,7 @@ def paired(benchmark) -> Callable[[str, dict[str, Callable[[], object]]], None]:
                            warmup_rounds=WARMUP_ROUNDS)
         if not benchmark.disabled:
             _ROUNDS[group] = {name: times[WARMUP_ROUNDS:] for name, times in seconds.items()}
+            _FAULTS[group] = {name: counts[WARMUP_ROUNDS:] for name, counts in faults.items()}
 
     return run
 
@@ -97,7 +149,7 @@ def pytest_terminal_summary(terminalreporter) -> None:
     write = terminalreporter.write_line
     write("")
     write(f"razor_ext ratios on {platform.processor() or platform.machine()}, "
-          f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+          f"torch {torch.__version__}, {torch.get_num_threads()} threads; {_MALLOC_NOTE}")
     columns = (("ours", "floor"), ("ours", "alloc floor"), ("eager", "ours"))
     header = "".join(f"{f'{a} vs {b}':>26}" for a, b in columns)
     if _TIMINGS:
@@ -111,3 +163,8 @@ def pytest_terminal_summary(terminalreporter) -> None:
         for group, rounds in sorted(_ROUNDS.items()):
             ratios = (_paired_ratio(rounds, a, b) for a, b in columns)
             write(f"{group:<40}" + "".join(f"{ratio:>26}" for ratio in ratios))
+        write("page faults per role and round: median (max)")
+        for group, faults in sorted(_FAULTS.items()):
+            counts = ", ".join(f"{role} {statistics.median(n):g} ({max(n)})"
+                               for role, n in faults.items())
+            write(f"{group:<40}{counts}")
