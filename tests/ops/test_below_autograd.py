@@ -76,6 +76,14 @@ def test_functorch_grad_through_an_op_is_refused_not_silently_wrong():
         torch.func.grad(f)(torch.randn(3, 2))
 
 
+def test_vmap_is_refused_not_silently_wrong():
+    def f(t: torch.Tensor) -> torch.Tensor:
+        return channel_gather([t], torch.tensor([1]), [0])[0]
+
+    with pytest.raises(RuntimeError, match="[Bb]atching rule"):
+        torch.func.vmap(f)(torch.randn(4, 3, 2))
+
+
 def test_compiled_backward_keeps_the_layer():
     x = torch.randn(6, 3, requires_grad=True)
     index = torch.tensor([0, 5, 5])
