@@ -1,8 +1,4 @@
-"""Pure-PyTorch references of every razor_ext op: the ground truth the kernels are tested against.
-
-Each function here has the signature and semantics of the op of the same name in
-``razor_ext.ops``, written in the most obvious eager PyTorch.
-"""
+"""References of the channel op family: ``channel_gather`` and ``channel_norms``."""
 from __future__ import annotations
 
 from collections.abc import Sequence

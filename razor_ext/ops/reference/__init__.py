@@ -1,0 +1,8 @@
+"""Pure-PyTorch references of every razor_ext op: the ground truth the kernels are tested against.
+
+Each function here has the signature and semantics of the op of the same name in
+``razor_ext.ops``, written in the most obvious eager PyTorch. One module per op family.
+"""
+from razor_ext.ops.reference.channel import channel_gather, channel_norms
+
+__all__ = ["channel_gather", "channel_norms"]
