@@ -179,7 +179,8 @@ class Registry:
         """Return the class/function registered as ``name`` here or in a parent, else None.
 
         ``get`` returns None for unknown names so it can be used as a probe; :meth:`build`
-        is the strict path and raises a KeyError with suggestions.
+        is the strict path and raises a KeyError with suggestions. A scoped name such as
+        ``'mmrazor.SPOS'`` resolves to that exact key if registered, else to ``'SPOS'``.
 
         Example:
             >>> reg = Registry('demo')
@@ -189,6 +190,15 @@ class Registry:
         """
         if not isinstance(name, str):
             raise TypeError(f'Registry.get expects a str name, got {type(name).__name__}')
+        obj = self._lookup(name)
+        if obj is None and '.' in name:
+            # MMRazor / OpenMMLab scoped names ('mmrazor.SPOS', 'mmcls.ImageClassifier'): the
+            # exact scoped key wins (a scope may register its own class under a shared name),
+            # else the bare name.
+            obj = self._lookup(name.split('.', 1)[1])
+        return obj
+
+    def _lookup(self, name: str) -> Callable[..., Any] | None:
         registry: Registry | None = self
         while registry is not None:
             registry._import_locations()
@@ -316,6 +326,7 @@ class Registry:
                            f'what to build, got keys {sorted(map(str, cfg))} '
                            f'(default_args keys {sorted(default_args)})')
         obj_type = args.pop('type')
+        args.pop('_scope_', None)  # OpenMMLab's default-scope key: names resolve without it here
         if isinstance(obj_type, str):
             obj_cls = self.get(obj_type)
             if obj_cls is None:

@@ -123,3 +123,18 @@ def test_registry_builds_mutables_and_mutator():
     op = MODELS.build(dict(type='OneShotMutableOP', candidates=dict(a=dict(type=nn.Identity))))
     assert op.choices == ['a']
     assert isinstance(MODELS.build(dict(type='NasMutator')), NasMutator)
+
+
+def test_mmrazor_scoped_names_scope_key_and_sub_model():
+    assert MODELS.get('mmrazor.NasMutator') is NasMutator
+    assert MODELS.get('mmcls.SearchableMnistNet') is SearchableMnistNet
+    assert MODELS.get('mmrazor.NoSuch') is None
+    mutator = MODELS.build(dict(type='mmrazor.NasMutator', _scope_='mmrazor'))
+    assert isinstance(mutator, NasMutator)
+    subnet = {f'features.{i}': {'chosen': c} for i, c in zip((1, 4, 6), ('conv5x5', 'skip', 'dwsep3x3'))}
+    model = MODELS.build(dict(type='sub_model', cfg=dict(type='mmrazor.SearchableMnistNet', width=4, depth=1),
+                              fix_subnet=subnet))
+    assert isinstance(model.features[4], nn.Identity) and model.features[1][0].kernel_size == (5, 5)
+    assert model(torch.randn(1, 1, 28, 28)).shape == (1, 10)
+    with pytest.raises(KeyError, match='Did you mean: "SearchableMnistNet"'):
+        MODELS.build(dict(type='SearchableMnistNett'))
