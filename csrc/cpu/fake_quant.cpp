@@ -1,9 +1,10 @@
 // Fake-quant CPU kernels. Every element loop is branch-free (ternary clamps, std::nearbyint) so
 // GCC vectorizes it in each RAZOR_VECTOR_CLONES clone; flags that change the arithmetic are
-// template parameters, chosen once per call outside the loops. Built with -fno-trapping-math
-// (CMakeLists.txt): selects between values that may raise FP flags (Inf * 0) are if-converted
-// only then, else the LSQ loop vectorizes for AVX-512 alone. Nothing here reads the FP flags,
-// so results do not change.
+// template parameters, chosen once per call outside the loops. Built (CMakeLists.txt) with
+// -fno-trapping-math: selects between values that may raise FP flags (Inf * 0) are if-converted
+// only then, else the LSQ loop vectorizes for AVX-512 alone; nothing reads the FP flags, so
+// results do not change. And with -ffp-contract=off: torch builds its kernels so, and a fused
+// multiply-add in `zp + x * inv` or `(q - zp) * scale - x` would round differently from them.
 #include <cmath>
 #include <cstring>
 
@@ -14,6 +15,14 @@ namespace razor {
 namespace cpu {
 
 namespace {
+
+// The walk() bodies below must be compiled inside each vector clone: a lambda GCC declines to
+// inline is compiled once, for the baseline ISA, where nearbyint does not vectorize.
+#if defined(__GNUC__)
+#define RAZOR_LAMBDA_INLINE __attribute__((always_inline))
+#else
+#define RAZOR_LAMBDA_INLINE
+#endif
 
 // 2^63: a rounded q at or above it does not fit int64 (see QuantOverflow).
 template <typename T>
@@ -67,7 +76,7 @@ RAZOR_INLINE void forward_body(const T* x, T* out, uint8_t* mask, const FakeQuan
   const T qmax = static_cast<T>(p.quant_max);
   walk(
       layout, begin, end,
-      [&](int64_t c, int64_t e0, int64_t e1) {
+      [&](int64_t c, int64_t e0, int64_t e1) RAZOR_LAMBDA_INLINE {
         const T s = scale[c], v = inv[c], z = zp[c];
         for (int64_t e = e0; e < e1; ++e) {
           T q;
@@ -75,7 +84,7 @@ RAZOR_INLINE void forward_body(const T* x, T* out, uint8_t* mask, const FakeQuan
           if (kMask) mask[e] = static_cast<uint8_t>((q >= qmin) & (q <= qmax));
         }
       },
-      [&](int64_t c0, int64_t e0, int64_t e1) {
+      [&](int64_t c0, int64_t e0, int64_t e1) RAZOR_LAMBDA_INLINE {
         const int64_t shift = c0 - e0;
         for (int64_t e = e0; e < e1; ++e) {
           T q;
@@ -149,7 +158,7 @@ void masked_grad_f64(const void* grad, const uint8_t* mask, void* out, int64_t b
 // Independent partial sums, so GCC vectorizes the reduction without reassociating one sum.
 constexpr int64_t kLanes = 16;
 // Lanes flush into the double accumulators every block, so long runs keep double-like accuracy.
-constexpr int64_t kBlock = 2048;
+constexpr int64_t kBlock = 1024;
 
 // torch's per-element LSQ gradients (fake_quantize_learnable_*_grad_kernel_cpu). Its q is
 // int64(nearbyint(zp + x * inv)), so a q that is NaN or beyond int64 counts as below quant_min.
@@ -171,6 +180,29 @@ RAZOR_INLINE T lsq_element(T x, T dy, T scale, T inv, T zp, T qmin, T qmax, T gf
 }
 
 template <typename T>
+RAZOR_INLINE void lsq_terms(const T* __restrict__ x, const T* __restrict__ grad,
+                            T* __restrict__ grad_x, int64_t n, T s, T v, T z, T qmin, T qmax,
+                            T gf, T* __restrict__ terms_s, T* __restrict__ terms_z) {
+  for (int64_t i = 0; i < n; ++i) {
+    grad_x[i] = lsq_element(x[i], grad[i], s, v, z, qmin, qmax, gf, terms_s[i], terms_z[i]);
+  }
+}
+
+// Sum of n values in kLanes independent partial sums (vectorizes without reassociation).
+template <typename T>
+RAZOR_INLINE double lane_sum(const T* __restrict__ values, int64_t n) {
+  T lanes[kLanes] = {};
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    for (int64_t l = 0; l < kLanes; ++l) lanes[l] += values[i + l];
+  }
+  for (; i < n; ++i) lanes[0] += values[i];
+  T total = 0;
+  for (int64_t l = 0; l < kLanes; ++l) total += lanes[l];
+  return static_cast<double>(total);
+}
+
+template <typename T>
 RAZOR_INLINE void lsq_body(const T* x, const T* grad, T* grad_x, const LsqParams& p,
                            const ChannelLayout& layout, int64_t begin, int64_t end, double* acc_s,
                            double* acc_z) {
@@ -182,40 +214,25 @@ RAZOR_INLINE void lsq_body(const T* x, const T* grad, T* grad_x, const LsqParams
   const T gf = static_cast<T>(p.grad_factor);
   walk(
       layout, begin, end,
-      [&](int64_t c, int64_t e0, int64_t e1) {
+      [&](int64_t c, int64_t e0, int64_t e1) RAZOR_LAMBDA_INLINE {
         const T s = scale[c], v = inv[c], z = zp[c];
         double total_s = 0.0, total_z = 0.0;
+        // Per block: an elementwise pass writes the per-element terms to a small buffer that
+        // stays in L1, then a lane-wise pass sums it. One loop doing both keeps its lanes in
+        // memory and measured 2.5x slower than a multiply.
+        T terms_s[kBlock];
+        T terms_z[kBlock];
         for (int64_t block = e0; block < e1; block += kBlock) {
-          const int64_t block_end = e1 - block < kBlock ? e1 : block + kBlock;
-          T lane_s[kLanes] = {};
-          T lane_z[kLanes] = {};
-          int64_t e = block;
-          for (; e + kLanes <= block_end; e += kLanes) {
-            for (int64_t l = 0; l < kLanes; ++l) {
-              T ds, dz;
-              grad_x[e + l] = lsq_element(x[e + l], grad[e + l], s, v, z, qmin, qmax, gf, ds, dz);
-              lane_s[l] += ds;
-              lane_z[l] += dz;
-            }
-          }
-          for (; e < block_end; ++e) {
-            T ds, dz;
-            grad_x[e] = lsq_element(x[e], grad[e], s, v, z, qmin, qmax, gf, ds, dz);
-            lane_s[0] += ds;
-            lane_z[0] += dz;
-          }
-          T block_s = 0, block_z = 0;
-          for (int64_t l = 0; l < kLanes; ++l) {
-            block_s += lane_s[l];
-            block_z += lane_z[l];
-          }
-          total_s += block_s;
-          total_z += block_z;
+          const int64_t count = e1 - block < kBlock ? e1 - block : kBlock;
+          lsq_terms(x + block, grad + block, grad_x + block, count, s, v, z, qmin, qmax, gf,
+                    terms_s, terms_z);
+          total_s += lane_sum(terms_s, count);
+          total_z += lane_sum(terms_z, count);
         }
         acc_s[c] += total_s;
         acc_z[c] += total_z;
       },
-      [&](int64_t c0, int64_t e0, int64_t e1) {
+      [&](int64_t c0, int64_t e0, int64_t e1) RAZOR_LAMBDA_INLINE {
         const int64_t shift = c0 - e0;
         for (int64_t e = e0; e < e1; ++e) {
           const int64_t c = e + shift;
@@ -250,7 +267,7 @@ RAZOR_INLINE void min_max_body(const T* x, const ChannelLayout& layout, int64_t 
                                int64_t end, double* mins, double* maxs, uint8_t* nonfinite) {
   walk(
       layout, begin, end,
-      [&](int64_t c, int64_t e0, int64_t e1) {
+      [&](int64_t c, int64_t e0, int64_t e1) RAZOR_LAMBDA_INLINE {
         T lo[kLanes], hi[kLanes], bad[kLanes];
         for (int64_t l = 0; l < kLanes; ++l) {
           lo[l] = static_cast<T>(mins[c]);
@@ -280,7 +297,7 @@ RAZOR_INLINE void min_max_body(const T* x, const ChannelLayout& layout, int64_t 
         }
         if (b != b) nonfinite[c] = 1;
       },
-      [&](int64_t c0, int64_t e0, int64_t e1) {
+      [&](int64_t c0, int64_t e0, int64_t e1) RAZOR_LAMBDA_INLINE {
         const int64_t shift = c0 - e0;
         for (int64_t e = e0; e < e1; ++e) {
           const int64_t c = e + shift;
