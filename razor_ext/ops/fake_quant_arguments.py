@@ -30,6 +30,8 @@ def as_qparam(op: str, name: str, value: Tensor | float | int, x: Tensor, dtype:
         return value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{op}: {name} must be a number or a tensor, got {type(value).__name__}")
+    if isinstance(value, float) and not dtype.is_floating_point:
+        dtype = torch.float32  # a float zero point is rounded by the op, not truncated here
     return torch.tensor([value], dtype=dtype, device=x.device)
 
 
