@@ -17,7 +17,6 @@ Every role returns its gradients, computed with ``torch.autograd.grad`` (no accu
 from __future__ import annotations
 
 import statistics
-import sys
 from collections.abc import Callable
 
 import pytest
@@ -191,14 +190,21 @@ EXTRA_COLUMNS = (("ours", "floor"), ("ours", "floor same bytes"), ("eager", "our
 
 
 @pytest.fixture(scope="module", autouse=True)
-def peer_ratio_table():
+def peer_ratio_table(request):
     """After the module: the paired ratios the shared table has no columns for (peers, LSQ's
     same-bytes floor), written to the terminal."""
     yield
     rows = {g: r for g, r in harness._ROUNDS.items() if "fake_quantize" in g}
-    if not rows:
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    if not rows or reporter is None:
         return
-    out = sys.__stdout__
+
+    class _Out:
+        @staticmethod
+        def write(text: str) -> None:
+            reporter.write(text)
+
+    out = _Out()
     out.write(f"\nfake-quant ratios, median (quartiles) of per-round ratios, "
               f"{torch.get_num_threads()} threads\n")
     out.write(f"{'group':<50}" + "".join(f"{f'{a} vs {b}':>26}" for a, b in EXTRA_COLUMNS) + "\n")
