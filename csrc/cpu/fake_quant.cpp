@@ -162,29 +162,32 @@ constexpr int64_t kBlock = 1024;
 
 // torch's per-element LSQ gradients (fake_quantize_learnable_*_grad_kernel_cpu). Its q is
 // int64(nearbyint(zp + x * inv)), so a q that is NaN or beyond int64 counts as below quant_min.
-template <typename T>
+template <typename T, bool kUnitFactor>
 RAZOR_INLINE T lsq_element(T x, T dy, T scale, T inv, T zp, T qmin, T qmax, T gf, T& dscale,
                            T& dzp) {
+  // t * 1 == t exactly, so a grad_factor of 1 (the default) skips its three multiplications.
+  const auto times_gf = [gf](T t) RAZOR_LAMBDA_INLINE { return kUnitFactor ? t : t * gf; };
   const T q = std::nearbyint(zp + x * inv);
   // Bitwise, not short-circuit, logic: no branches for the vectorizer to if-convert.
   const bool fits = (q >= qmin) & (q < kInt64Limit<T>);
   const bool above = fits & (q > qmax);
   const bool inside = fits & (q <= qmax);
-  const T c = inside ? q : (above ? qmax : qmin);
-  const T xfq = (c - zp) * scale;
-  const T inside_ds = dy * (xfq - x) * inv * gf;
-  const T outside_ds = dy * (above ? qmax - zp : qmin - zp) * gf;
+  // Inside the range the clamped q is q itself, the only case where out - x is used.
+  const T xfq = (q - zp) * scale;
+  const T inside_ds = times_gf(dy * (xfq - x) * inv);
+  const T outside_ds = times_gf(dy * (above ? qmax - zp : qmin - zp));
   dscale = inside ? inside_ds : outside_ds;
-  dzp = inside ? T(0) : -dy * scale * gf;
+  dzp = inside ? T(0) : times_gf(-dy * scale);
   return dy * (inside ? T(1) : T(0));
 }
 
-template <typename T>
+template <typename T, bool kUnitFactor>
 RAZOR_INLINE void lsq_terms(const T* __restrict__ x, const T* __restrict__ grad,
                             T* __restrict__ grad_x, int64_t n, T s, T v, T z, T qmin, T qmax,
                             T gf, T* __restrict__ terms_s, T* __restrict__ terms_z) {
   for (int64_t i = 0; i < n; ++i) {
-    grad_x[i] = lsq_element(x[i], grad[i], s, v, z, qmin, qmax, gf, terms_s[i], terms_z[i]);
+    grad_x[i] = lsq_element<T, kUnitFactor>(x[i], grad[i], s, v, z, qmin, qmax, gf, terms_s[i],
+                                            terms_z[i]);
   }
 }
 
@@ -224,8 +227,13 @@ RAZOR_INLINE void lsq_body(const T* x, const T* grad, T* grad_x, const LsqParams
         T terms_z[kBlock];
         for (int64_t block = e0; block < e1; block += kBlock) {
           const int64_t count = e1 - block < kBlock ? e1 - block : kBlock;
-          lsq_terms(x + block, grad + block, grad_x + block, count, s, v, z, qmin, qmax, gf,
-                    terms_s, terms_z);
+          if (gf == T(1)) {
+            lsq_terms<T, true>(x + block, grad + block, grad_x + block, count, s, v, z, qmin,
+                               qmax, gf, terms_s, terms_z);
+          } else {
+            lsq_terms<T, false>(x + block, grad + block, grad_x + block, count, s, v, z, qmin,
+                                qmax, gf, terms_s, terms_z);
+          }
           total_s += lane_sum(terms_s, count);
           total_z += lane_sum(terms_z, count);
         }
@@ -237,7 +245,8 @@ RAZOR_INLINE void lsq_body(const T* x, const T* grad, T* grad_x, const LsqParams
         for (int64_t e = e0; e < e1; ++e) {
           const int64_t c = e + shift;
           T ds, dz;
-          grad_x[e] = lsq_element(x[e], grad[e], scale[c], inv[c], zp[c], qmin, qmax, gf, ds, dz);
+          grad_x[e] = lsq_element<T, false>(x[e], grad[e], scale[c], inv[c], zp[c], qmin, qmax,
+                                            gf, ds, dz);
           acc_s[c] += ds;
           acc_z[c] += dz;
         }
