@@ -17,6 +17,7 @@ Every role returns its gradients, computed with ``torch.autograd.grad`` (no accu
 from __future__ import annotations
 
 import statistics
+import sys
 from collections.abc import Callable
 
 import pytest
@@ -200,16 +201,14 @@ def peer_ratio_table(request):
     if harness is None:
         return
     rows = {g: r for g, r in harness._ROUNDS.items() if "fake_quantize" in g}
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if not rows or reporter is None:
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    if not rows or capture is None:
         return
+    with capture.global_and_fixture_disabled():
+        _write_peer_table(rows, sys.stdout)
 
-    class _Out:
-        @staticmethod
-        def write(text: str) -> None:
-            reporter.write(text)
 
-    out = _Out()
+def _write_peer_table(rows, out) -> None:
     out.write(f"\nfake-quant ratios, median (quartiles) of per-round ratios, "
               f"{torch.get_num_threads()} threads\n")
     out.write(f"{'group':<50}" + "".join(f"{f'{a} vs {b}':>26}" for a, b in EXTRA_COLUMNS) + "\n")
