@@ -5,4 +5,7 @@ Each function here has the signature and semantics of the op of the same name in
 """
 from razor_ext.ops.reference.channel import channel_gather, channel_norms
 
+from razor_ext.ops.reference.fake_quant import fake_quantize, lsq_fake_quantize, observe_qparams
+
 __all__ = ["channel_gather", "channel_norms"]
+__all__ += ["fake_quantize", "lsq_fake_quantize", "observe_qparams"]
