@@ -3,5 +3,8 @@ and fake (meta) registrations. Pure-PyTorch references live in :mod:`razor_ext.o
 from razor_ext.ops import reference
 from razor_ext.ops.channel_gather import channel_gather
 from razor_ext.ops.channel_norms import channel_norms
+from razor_ext.ops.cwd_loss import cwd_loss
+from razor_ext.ops.dkd_loss import dkd_loss
+from razor_ext.ops.kd_kl_div import kd_kl_div
 
-__all__ = ["channel_gather", "channel_norms", "reference"]
+__all__ = ["channel_gather", "channel_norms", "cwd_loss", "dkd_loss", "kd_kl_div", "reference"]
