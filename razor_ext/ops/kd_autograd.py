@@ -73,6 +73,13 @@ def check_fake_logits(op: str, student: Tensor, teacher: Tensor, tau: float, red
                        lambda: f"{op}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
 
 
+def _is_exactly_one(grad: Tensor) -> bool:
+    """A plain CPU scalar 1: checked by value only where that is free (no tracing, no device
+    sync); anything else takes the multiply."""
+    return (type(grad) is Tensor and grad.dim() == 0 and grad.device.type == "cpu"
+            and not grad.requires_grad and grad.item() == 1.0)
+
+
 def register_kd_autograd(qualname: str, num_inputs: int, reduction_at: int) -> None:
     """Registers autograd for an op whose inputs begin (student, teacher, ...) and whose
     ``reduction_at``-th input is the reduction; outputs are (loss, grad_student, grad_teacher)."""
@@ -90,6 +97,11 @@ def register_kd_autograd(qualname: str, num_inputs: int, reduction_at: int) -> N
             raise RuntimeError(
                 f"{op}: the gradient for {name} was not computed in forward; call the op with "
                 f"grad_{name}=True (razor_ext.ops.{op} does this when {name} requires grad)")
+        if _is_exactly_one(grad):
+            # loss.backward()'s implicit gradient: the saved buffer is the answer. Autograd has
+            # released the saved tensors by the time it hands this on (unless the graph is
+            # retained, when it copies), so a leaf's .grad takes the buffer without a copy.
+            return saved
         return saved * (grad.unsqueeze(-1) if ctx.per_row else grad)
 
     @once_differentiable

@@ -16,6 +16,16 @@
 
 #include "razor/simd_dispatch.h"
 
+// Clones for the exp-heavy loops: like RAZOR_VECTOR_CLONES, but the AVX2 clone also gets FMA (and
+// the AVX-512 one VL/BW/DQ), i.e. the x86-64-v3 / v4 levels: a polynomial exp is a chain of
+// multiply-adds, and GCC's plain "avx2" target does not include FMA.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
+#define RAZOR_EXP_CLONES \
+  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define RAZOR_EXP_CLONES
+#endif
+
 namespace razor {
 
 RAZOR_INLINE uint32_t float_bits(float v) {
