@@ -35,6 +35,8 @@ struct KdPlan {
   double tau = 1.0;
   double alpha = 0.0;
   double beta = 1.0;
+  // 'batchmean' / 'mean' of nothing: 0 / 0, NaN as F.kl_div gives (the kernels see no divisor).
+  bool zero_divisor = false;
 };
 
 inline razor::DType kd_dtype(const char* op, const at::Tensor& student, bool reduced_ok) {
@@ -94,11 +96,14 @@ inline KdPlan check_kd_kl_div_call(const char* op, const at::Tensor& student,
                                    const at::Tensor& teacher, double tau,
                                    c10::string_view reduction, bool reduced_ok) {
   KdPlan plan = check_kd_call(op, student, teacher, tau, reduction, reduced_ok);
+  double divisor = 1.0;
   switch (plan.reduction) {
-    case KdReduction::kBatchMean: plan.beta = 1.0 / static_cast<double>(student.size(0)); break;
-    case KdReduction::kMean: plan.beta = 1.0 / static_cast<double>(student.numel()); break;
-    default: plan.beta = 1.0; break;
+    case KdReduction::kBatchMean: divisor = static_cast<double>(student.size(0)); break;
+    case KdReduction::kMean: divisor = static_cast<double>(student.numel()); break;
+    default: break;
   }
+  plan.zero_divisor = divisor == 0.0;
+  plan.beta = plan.zero_divisor ? 0.0 : 1.0 / divisor;
   return plan;
 }
 
@@ -129,8 +134,9 @@ inline KdPlan check_dkd_call(const char* op, const at::Tensor& student, const at
       break;
     default: break;
   }
-  plan.alpha = alpha / tckd_divisor;
-  plan.beta = beta / divisor;
+  plan.zero_divisor = divisor == 0.0;
+  plan.alpha = plan.zero_divisor ? 0.0 : alpha / tckd_divisor;
+  plan.beta = plan.zero_divisor ? 0.0 : beta / divisor;
   return plan;
 }
 
@@ -142,6 +148,7 @@ inline at::Tensor kd_reduce_rows(const KdPlan& plan, const at::Tensor& row_loss,
   if (plan.reduction == KdReduction::kNone) {
     return (row_loss * scale).reshape(plan.row_shape).to(dtype);
   }
+  if (plan.zero_divisor) return at::full({}, NAN, row_loss.options().dtype(dtype));
   return (row_loss.sum() * scale).to(dtype);
 }
 

@@ -184,12 +184,13 @@ RAZOR_INLINE void row_pass(const T* s, const T* t, int64_t classes, int64_t targ
                            const KdCall& call, T* gs, T* gt, T* et, double* row_loss) {
   constexpr double kNegInf = -std::numeric_limits<double>::infinity();
   BlockRefs<T> refs;
-  KdRowStats<double> st{kNegInf, 0.0, kNegInf, 0.0, 0.0};
+  KdRowStats<double> st{kNegInf, 0.0, kNegInf, 0.0, 0.0, 0.0};
   constexpr bool kStoreS = kStored && kStudent;
   const bool has_target = target >= 0;
   const int64_t split = has_target ? target : classes;
   gather_stats<T, kStoreS, kStored>(s, t, 0, split, inv_tau, st, gs, et, refs);
   if (has_target) gather_stats<T, kStoreS, kStored>(s, t, target + 1, classes, inv_tau, st, gs, et, refs);
+  st.max_gap = static_cast<double>(static_cast<T>(st.max_t) - static_cast<T>(st.max_s));
   const double target_t = has_target ? static_cast<double>(t[target] * inv_tau) : 0.0;
   const double target_s = has_target ? static_cast<double>(s[target] * inv_tau) : 0.0;
   const KdRowResult<double> r = kd_row_result<double>(

@@ -8,6 +8,7 @@ nothing else full-size is kept between forward and backward. Double backward is 
 """
 from __future__ import annotations
 
+import math
 import numbers
 
 import torch
@@ -30,7 +31,7 @@ def as_float(op: str, name: str, value: float, positive: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{op}: {name} must be a real number, got {type(value).__name__}")
     value = float(value)
-    if not torch.isfinite(torch.tensor(value)) or (positive and value <= 0):
+    if not math.isfinite(value) or (positive and value <= 0):
         raise ValueError(f"{op}: {name} must be a {'positive ' if positive else ''}finite number, got {value}")
     return value
 

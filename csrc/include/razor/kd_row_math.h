@@ -34,6 +34,9 @@ namespace razor {
 template <typename Acc>
 struct KdRowStats {
   Acc max_t, sum_t, max_s, sum_s, cross;  // cross = A above
+  // max_t - max_s rounded as the kernel's element type rounds t' - s' in A, so that a row of one
+  // class gives exactly 0.
+  Acc max_gap;
 };
 
 template <typename Acc>
@@ -68,7 +71,7 @@ RAZOR_HOST_DEVICE KdRowResult<Acc> kd_row_result(const KdRowStats<Acc>& st, long
     r.lse_s = st.max_s + std::log(st.sum_s);
     // KL as A / Z_t - ((max_t - max_s) + (log Z_t - log Z_s)): a row of one class gives 0.
     const Acc kl = st.cross / st.sum_t -
-                   ((st.max_t - st.max_s) + (std::log(st.sum_t) - std::log(st.sum_s)));
+                   (st.max_gap + (std::log(st.sum_t) - std::log(st.sum_s)));
     r.loss = beta * kl;
     r.k_t = -beta * kl;
   } else {
