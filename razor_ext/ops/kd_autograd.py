@@ -92,6 +92,9 @@ def register_kd_autograd(qualname: str, num_inputs: int, reduction_at: int) -> N
         ctx.logits_shape = student.shape
         ctx.save_for_backward(output[1], output[2])
         ctx.mark_non_differentiable(output[1], output[2])
+        # The gradient outputs get no gradient: without this autograd would hand backward a
+        # full-size tensor of zeros for each.
+        ctx.set_materialize_grads(False)
 
     def scaled(ctx, saved: Tensor, grad: Tensor, name: str) -> Tensor:
         if saved.shape != ctx.logits_shape:
@@ -108,6 +111,8 @@ def register_kd_autograd(qualname: str, num_inputs: int, reduction_at: int) -> N
     @once_differentiable
     def backward(ctx, grad_loss, _grad_gs, _grad_gt):
         saved_s, saved_t = ctx.saved_tensors
+        if grad_loss is None:  # not materialized: the loss itself got no gradient
+            return (None,) * num_inputs
         need_s, need_t = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         grad_s = scaled(ctx, saved_s, grad_loss, "student") if need_s else None
         grad_t = scaled(ctx, saved_t, grad_loss, "teacher") if need_t else None
