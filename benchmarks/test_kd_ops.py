@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
 import sys
 import textwrap
@@ -49,8 +50,9 @@ def peer_losses() -> dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tens
     try:
         from torchdistill.losses.mid_level import KDLoss
 
-        loss = KDLoss("s", "output", "t", "output", temperature=TAU, reduction="batchmean")
-        # With alpha None, torchdistill returns the bare KL (no tau**2): the same work.
+        loss = KDLoss("s", "output", "t", "output", temperature=TAU, alpha=0.0,
+                      reduction="batchmean")
+        # With alpha 0, torchdistill returns the bare KL (no tau**2): the same work.
         peers["torchdistill"] = lambda s, t: loss({"s": {"output": s}}, {"t": {"output": t}})
     except Exception:  # noqa: BLE001
         pass
@@ -84,9 +86,24 @@ def kd_roles(request):
     return request.param, roles
 
 
+def print_ratios_to_ours(paired, group: str) -> None:
+    """Every role against ours, from the paired rounds (the shared summary shows only eager's)."""
+    rounds = paired.__globals__["_ROUNDS"].get(group)
+    if not rounds:
+        return
+    ours = rounds["ours"]
+    for role, times in rounds.items():
+        if role != "ours":
+            q1, median, q3 = statistics.quantiles([x / y for x, y in zip(times, ours)], n=4)
+            print(f"\n{group}: {role} / ours = {median:.2f}x ({q1:.2f}-{q3:.2f}), "
+                  f"ours median {statistics.median(ours) * 1e3:.2f} ms")
+
+
 def test_kd_kl_div_round_robin(paired, kd_roles):
     shape, roles = kd_roles
-    paired(f"kd_kl_div {shape[0]}x{shape[1]} fwd+bwd", roles)
+    group = f"kd_kl_div {shape[0]}x{shape[1]} fwd+bwd"
+    paired(group, roles)
+    print_ratios_to_ours(paired, group)
 
 
 def test_kd_kl_div_ours_is_exact(kd_roles):
@@ -109,11 +126,13 @@ def test_cwd_loss_round_robin(paired):
     s = torch.randn(8, 256, 64, 64, requires_grad=True)
     t = torch.randn(8, 256, 64, 64)
     out = torch.empty_like(t)
-    paired("cwd_loss 8x256x64x64 fwd+bwd", {
+    group = "cwd_loss 8x256x64x64 fwd+bwd"
+    paired(group, {
         "ours": step(lambda a, b: cwd_loss(a, b, TAU), s, t),
         "eager": step(lambda a, b: reference.cwd_loss(a, b, TAU), s, t),
         "floor": lambda: torch.add(s.detach(), t, out=out),
     })
+    print_ratios_to_ours(paired, group)
 
 
 PEAK_SCRIPT = textwrap.dedent("""
