@@ -3,9 +3,12 @@ and fake (meta) registrations. Pure-PyTorch references live in :mod:`razor_ext.o
 from razor_ext.ops import reference
 from razor_ext.ops.channel_gather import channel_gather
 from razor_ext.ops.channel_norms import channel_norms
+from razor_ext.ops.cwd_loss import cwd_loss
+from razor_ext.ops.dkd_loss import dkd_loss
 from razor_ext.ops.fake_quantize import fake_quantize
 from razor_ext.ops.fused_observe_fake_quantize import fused_observe_fake_quantize
+from razor_ext.ops.kd_kl_div import kd_kl_div
 from razor_ext.ops.lsq_fake_quantize import lsq_fake_quantize
 
-__all__ = ["channel_gather", "channel_norms", "reference"]
-__all__ += ["fake_quantize", "fused_observe_fake_quantize", "lsq_fake_quantize"]
+__all__ = ["channel_gather", "channel_norms", "cwd_loss", "dkd_loss", "fake_quantize",
+           "fused_observe_fake_quantize", "kd_kl_div", "lsq_fake_quantize", "reference"]
