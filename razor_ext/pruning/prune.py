@@ -53,7 +53,10 @@ def apply_ignored(units: list[ChannelUnit], ignored: set[str]) -> None:
     if not ignored:
         return
     for u in units:
-        hit = [m for m in u.modules if any(m == i or m.startswith(i + '.') for i in ignored)]
+        # Like Torch-Pruning's ignored_layers: the module's output channels stay whole (its
+        # input channels follow the layers that produce them).
+        outs = [m for m, _, _ in u.output_related]
+        hit = [m for m in outs if any(m == i or m.startswith(i + '.') for i in ignored)]
         if u.prunable and hit:
             u.prunable = False
             u.reason = f'module {hit[0]!r} is in ignored'

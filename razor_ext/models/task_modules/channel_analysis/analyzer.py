@@ -119,14 +119,19 @@ class ChannelAnalyzer:
         errors = []
         for tracer in order:
             try:
+                runner: Any = model
+                if tracer == 'fx':
+                    if kwargs:
+                        raise TypeError('fx traces positional inputs only')
+                    runner = torch.fx.symbolic_trace(model)
                 try:
-                    # Shapes only: fake tensors skip the arithmetic (a ResNet-50 forward at 224
+                    # Shapes only: meta tensors skip the arithmetic (a ResNet-50 forward at 224
                     # costs more than the whole analysis otherwise).
-                    return self._run(model, args, kwargs, tracer, fake=True)
+                    return self._run(model, runner, args, kwargs, tracer, fake=True)
                 except _InputError:
                     raise
                 except Exception:  # noqa: BLE001  data-dependent code: run it for real
-                    return self._run(model, args, kwargs, tracer, fake=False)
+                    return self._run(model, runner, args, kwargs, tracer, fake=False)
             except _InputError as exc:
                 raise ValueError(str(exc)) from exc.__cause__
             except Exception as exc:  # noqa: BLE001  (reported below, per tracer)
@@ -134,7 +139,7 @@ class ChannelAnalyzer:
         raise TracerError('; '.join(errors))
 
     # ------------------------------------------------------------------ internals
-    def _run(self, model: nn.Module, args: tuple, kwargs: dict, tracer: str,
+    def _run(self, model: nn.Module, runner: Any, args: tuple, kwargs: dict, tracer: str,
              fake: bool) -> Analysis:
         names: dict[int, str] = {}
         for n, p in model.named_parameters():
@@ -144,11 +149,6 @@ class ChannelAnalyzer:
             if b is not None:
                 names.setdefault(id(b), n)
                 buffers.add(id(b))
-        runner: Any = model
-        if tracer == 'fx':
-            if kwargs:
-                raise TypeError('fx traces positional inputs only')
-            runner = torch.fx.symbolic_trace(model)
         table = AtomTable()
         prop = Propagator(names, buffers, table)
         with contextlib.ExitStack() as ctx:
@@ -170,7 +170,7 @@ class ChannelAnalyzer:
                 with recorder:
                     out = runner(*args, **kwargs)
             except RuntimeError as exc:
-                if not fake and tracer == 'autograd' and _looks_like_shape_error(exc):
+                if not fake and _looks_like_shape_error(exc):
                     where = stack[-1] if stack else (entered[-1] if entered else 'the model')
                     raise _InputError(f'{describe_inputs(args, kwargs)} does not fit the model: '
                                       f'{where} raised {exc}') from exc
@@ -237,7 +237,8 @@ def _build(table: AtomTable, res: Resolved, tracer: str, ops: int) -> Analysis:
             blocked = [res.blocked[a] for a in g.tolist() if a in res.blocked][:1]
         reason = blocked[0] if blocked else ''
         if not reason and g.size < 2:
-            reason = 'a single channel group: removing it would remove the whole layer'
+            reason = ('all its channels form one group (tied by a channel shuffle, chunk or '
+                      'reshape), and removing it would remove the layer')
         count = int(first[4])
         units.append(ChannelUnit(
             name=f'{first[0]}_({first[1]}, {first[2]})_{count}', num_channels=count,
