@@ -97,13 +97,14 @@ def loss_gradients(model: torch.nn.Module, example_inputs, loss_fn: Callable) ->
 
 def atom_importance(analysis: Analysis, model: torch.nn.Module, criterion: str | Callable,
                     example_inputs=None, loss_fn: Callable | None = None,
-                    seed: int = 0) -> np.ndarray:
+                    seed: int = 0, state: Mapping[str, Tensor] | None = None) -> np.ndarray:
     """Scores per atom for ``criterion`` (one of :data:`CRITERIA`, or a callable
-    ``(analysis, model) -> scores``)."""
+    ``(analysis, model) -> scores``); ``state`` overrides the model's named tensors."""
     if callable(criterion):
         return np.asarray(criterion(analysis, model), np.float64)
-    state = dict(model.named_parameters())
-    state.update({n: b for n, b in model.named_buffers() if b is not None})
+    if state is None:
+        state = dict(model.named_parameters())
+        state.update({n: b for n, b in model.named_buffers() if b is not None})
     if criterion == 'l1':
         return norm_importance(analysis, state, 1)
     if criterion == 'l2':
