@@ -200,25 +200,33 @@ def _looks_like_shape_error(exc: Exception) -> bool:
 
 def _build(table: AtomTable, res: Resolved, tracer: str, ops: int) -> Analysis:
     final = [res.final[p.atoms] for p in table.positions]
+    uniq = [np.unique(fa) for fa in final]
     n = table.n
     rng = np.random.default_rng(0)
     sig = np.zeros(n, np.uint64)
-    for i, fa in enumerate(final):
-        u = np.unique(fa)
+    for u in uniq:
         sig[u] += np.uint64(rng.integers(1, 2**63, dtype=np.int64))
-    all_atoms = np.unique(np.concatenate(final)) if final else np.zeros(0, np.int64)
+    all_atoms = np.unique(np.concatenate(uniq)) if uniq else np.zeros(0, np.int64)
     keys, inverse = np.unique(sig[all_atoms], return_inverse=True)
-    groups: list[np.ndarray] = [all_atoms[inverse == k] for k in range(len(keys))]
+    order = np.argsort(inverse, kind='stable')
+    bounds = np.searchsorted(inverse[order], np.arange(len(keys) + 1))
+    groups: list[np.ndarray] = [all_atoms[order[bounds[k]:bounds[k + 1]]] for k in range(len(keys))]
+    group_of = np.full(n, -1, np.int64)
+    for k, g in enumerate(groups):
+        group_of[g] = k
+    touching: list[list[int]] = [[] for _ in groups]
+    for i, u in enumerate(uniq):
+        for k in np.unique(group_of[u]).tolist():
+            touching[k].append(i)
     # Order units by the first position (trace order) they touch.
-    first_pos = np.full(n, len(final), np.int64)
-    for i in range(len(final) - 1, -1, -1):
-        first_pos[np.unique(final[i])] = i
-    groups.sort(key=lambda g: int(first_pos[g[0]]))
+    ranked = sorted(range(len(groups)), key=lambda k: touching[k][0])
     units = []
-    for g in groups:
-        members = np.zeros(n, bool)
+    members = np.zeros(n, bool)
+    for k in ranked:
+        g = groups[k]
+        members[:] = False
         members[g] = True
-        pos_idx = [i for i, fa in enumerate(final) if members[fa[0]] or members[fa].any()]
+        pos_idx = touching[k]
         out_rel: list[tuple[str, int, int]] = []
         in_rel: list[tuple[str, int, int]] = []
         first = None
