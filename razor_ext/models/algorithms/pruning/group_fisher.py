@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 

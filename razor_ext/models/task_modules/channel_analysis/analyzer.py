@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -99,7 +99,7 @@ class ChannelAnalyzer:
         >>> m = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
         >>> units = ChannelAnalyzer(tracer='fx').analyze(m, torch.randn(2, 4))
         >>> [(u.name, u.prunable) for u in units]
-        [('0_(0, 8)_8', True), ('0_(0, 4)_4', False), ('2_(0, 2)_2', False)]
+        [('0_(0, 4)_4', False), ('0_(0, 8)_8', True), ('2_(0, 2)_2', False)]
     """
 
     def __init__(self, tracer: str = 'auto', demo_input: Any = None, **kwargs: Any) -> None:

@@ -8,7 +8,6 @@ and no rule blocks those channels, so what is not understood is never pruned.
 """
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
