@@ -94,16 +94,22 @@ def _shape_only(name: str, args: tuple, kwargs: dict) -> Tensor | None:
             return torch.empty(shape, dtype=dtype, device='meta')  # C++ factory: no refs import
         if name == 'linear' and not kwargs and len(args) >= 2:
             x, w = args[0], args[1]
+            if w.dim() != 2 or x.shape[-1] != w.shape[1]:
+                return None  # the op's own kernel raises the shape error
             return _empty(like=x, shape=(*x.shape[:-1], w.shape[0]))
         if name in ('conv1d', 'conv2d', 'conv3d') and not kwargs:
             x, w = args[0], args[1]
             nd = w.dim() - 2
             stride, padding, dilation = (_tup(args[i] if len(args) > i else d, nd)
                                          for i, d in ((3, 1), (4, 0), (5, 1)))
-            if padding is None or stride is None or dilation is None or x.dim() != nd + 2:
-                return None
+            groups = args[6] if len(args) > 6 else 1
+            if padding is None or stride is None or dilation is None or x.dim() != nd + 2 \
+                    or not isinstance(groups, int) or x.shape[1] != w.shape[1] * groups:
+                return None  # the op's own kernel raises the shape error
             size = [(n + 2 * p - d * (k - 1) - 1) // st + 1 for n, k, st, p, d in
                     zip(x.shape[2:], w.shape[2:], stride, padding, dilation)]
+            if min(size, default=1) < 1:
+                return None
             return _empty(like=x, shape=(x.shape[0], w.shape[0], *size))
         if name.startswith('adaptive_avg_pool') and len(args) >= 2 and not kwargs:
             x = args[0]
