@@ -53,6 +53,9 @@ def make(name: str):
     return model, x, exact
 
 
+_FLOPS: dict[str, int] = {}  # the original's FLOPs, counted once per model
+
+
 def n_params(m: torch.nn.Module) -> int:
     return sum(p.numel() for p in m.parameters())
 
@@ -93,7 +96,9 @@ def test_prune_runs_smaller_same_structure(name, ratio, global_pruning):
         ref, out = model(x), pruned(x)
     assert structure(out) == structure(ref)
     assert n_params(pruned) < n_params(model)
-    assert flops_of(pruned, x) < flops_of(model, x)
+    if name not in _FLOPS:
+        _FLOPS[name] = flops_of(model, x)
+    assert flops_of(pruned, x) < _FLOPS[name]
     if exact:
         with torch.no_grad():
             want = masked_copy(model, x, ratio, global_pruning)(x)
@@ -113,14 +118,11 @@ def test_onnx_and_save_load_round_trip(name, tmp_path):
     with torch.no_grad():
         for (_, a), (_, b) in zip(output_tensors(pruned(x)), output_tensors(loaded(x))):
             torch.testing.assert_close(a, b, rtol=0, atol=0)
-    if name.startswith('llm'):
-        runner = _LogitsOnly(pruned)
-        full = _LogitsOnly(model)
-    else:
-        runner, full = pruned, model
+    runner = _LogitsOnly(pruned) if name.startswith('llm') else pruned
     small = to_onnx(runner, x, tmp_path / 'small.onnx', verify=True)
-    big = to_onnx(full, x, tmp_path / 'big.onnx', verify=False)
-    assert small.stat().st_size < big.stat().st_size
+    # Smaller than the unpruned model's float32 weights alone (what its ONNX file would hold;
+    # exporting it too would double the test's time).
+    assert small.stat().st_size < 4 * n_params(model)
 
 
 class _LogitsOnly(torch.nn.Module):
