@@ -120,9 +120,12 @@ def test_onnx_and_save_load_round_trip(name, tmp_path):
             torch.testing.assert_close(a, b, rtol=0, atol=0)
     runner = _LogitsOnly(pruned) if name.startswith('llm') else pruned
     small = to_onnx(runner, x, tmp_path / 'small.onnx', verify=True)
-    # Smaller than the unpruned model's float32 weights alone (what its ONNX file would hold;
-    # exporting it too would double the test's time).
-    assert small.stat().st_size < 4 * n_params(model)
+    # The file's weights are fewer bytes than the unpruned model's float32 weights (exporting
+    # the unpruned model too would double the test's time; tiny graphs are mostly structure).
+    import onnx
+    weights = sum(np.prod(t.dims) for t in onnx.load(str(small)).graph.initializer
+                  if t.data_type == onnx.TensorProto.FLOAT)
+    assert 0 < weights < n_params(model)
 
 
 class _LogitsOnly(torch.nn.Module):
