@@ -16,3 +16,4 @@ from razor_ext import ops, registry  # noqa: E402  (ops need the schemas registe
 from razor_ext.config import Config  # noqa: E402
 
 __all__ = ["__version__", "Config", "build_info", "ops", "registry"]
+from razor_ext.pruning import prune  # noqa: E402,F401  (razor_ext.prune)

@@ -1,4 +1,6 @@
-"""Mutators: find the mutables of a supernet, group them, and sample or set their choices."""
+"""Mutators: find the mutable parts of a model (NAS choices, channel units), group them, and
+sample or set their choices."""
+from razor_ext.models.mutators.channel_mutator import ChannelMutator, MutableChannelUnit
 from razor_ext.models.mutators.nas_mutator import NasMutator
 
-__all__ = ['NasMutator']
+__all__ = ['ChannelMutator', 'MutableChannelUnit', 'NasMutator']

@@ -1,0 +1,82 @@
+"""After pruning: run the pruned model and compare every module's output shapes with the shapes
+the pruning plan predicts, so a broken model is an error naming the module, never silent."""
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import numpy as np
+from torch import Tensor, nn
+
+from razor_ext.models.task_modules.channel_analysis.analyzer import (Analysis, output_tensors,
+                                                                     split_inputs)
+from razor_ext.models.task_modules.tracers import FunctionRecorder, frozen_state, module_stack
+
+
+class PruningCheckError(RuntimeError):
+    """The pruned model does not run, or its shapes differ from the original's structure."""
+
+
+def _predicted(labels: tuple, shape: tuple, removed: np.ndarray) -> tuple:
+    out = []
+    for lab, size in zip(labels, shape):
+        if lab is None:
+            out.append(size)
+        else:
+            out.append(int(np.count_nonzero((lab < 0) | ~removed[np.maximum(lab, 0)])))
+    return tuple(out)
+
+
+def run_shapes(model: nn.Module, example_inputs: Any, meta: bool) -> tuple[list, Any, str]:
+    """Module output shapes (execution order, first call) and the output of one forward."""
+    args, kwargs = split_inputs(example_inputs)
+    seen: dict[str, list] = {}
+
+    def on_output(name: str, out: Any) -> None:
+        if name not in seen:
+            seen[name] = [(p, tuple(t.shape)) for p, t in output_tensors(out)]
+
+    with contextlib.ExitStack() as ctx:
+        ctx.enter_context(frozen_state(model))
+        stack = ctx.enter_context(module_stack(model, on_output))
+        if meta:
+            args = tuple(a.to('meta') if isinstance(a, Tensor) else a for a in args)
+            kwargs = {k: v.to('meta') if isinstance(v, Tensor) else v for k, v in kwargs.items()}
+            ctx.enter_context(FunctionRecorder(lambda *a: None, stack, meta=True))
+        try:
+            out = model(*args, **kwargs)
+        except Exception as exc:
+            where = stack[-1] if stack else 'the top-level forward'
+            raise PruningCheckError(f'the pruned model fails in module {where!r}: '
+                                    f'{type(exc).__name__}: {exc}') from exc
+    return list(seen.items()), out, ''
+
+
+def check_pruned(pruned: nn.Module, example_inputs: Any, analysis: Analysis,
+                 removed: np.ndarray) -> None:
+    """Raise :class:`PruningCheckError` naming the first module whose output shape differs from
+    the plan's prediction, or the output whose structure or shape differs from the original's."""
+    try:
+        modules, out, _ = run_shapes(pruned, example_inputs, meta=True)
+    except PruningCheckError:
+        modules, out, _ = run_shapes(pruned, example_inputs, meta=False)
+    for name, shapes in modules:
+        expected = analysis.module_outputs.get(name)
+        if expected is None:
+            continue
+        if len(expected) != len(shapes):
+            raise PruningCheckError(f'module {name!r} of the pruned model returns {len(shapes)} '
+                                    f'tensors, the original {len(expected)}')
+        for (path, labels), (_, shape) in zip(expected, shapes):
+            want = _predicted(labels, shape, removed) if len(labels) == len(shape) else None
+            if want != shape:
+                raise PruningCheckError(f'module {name!r} of the pruned model gives {path} of shape '
+                                        f'{shape}, the pruning plan expects {want}')
+    got = [(p, tuple(t.shape)) for p, t in output_tensors(out)]
+    if [p for p, _ in got] != [p for p, _ in analysis.output_paths]:
+        raise PruningCheckError(f'the pruned model returns {[p for p, _ in got]}, the original '
+                                f'{[p for p, _ in analysis.output_paths]}')
+    for (p, shape), (_, want) in zip(got, analysis.output_paths):
+        if shape != want:
+            raise PruningCheckError(f'{p} of the pruned model has shape {shape}, the original '
+                                    f'{want}')

@@ -1,0 +1,201 @@
+"""Physical removal: gather the kept channels of every coupled tensor, then fix the modules'
+size attributes so the model's own code (reshapes to heads, KV caches) keeps working."""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from razor_ext.ops import channel_gather
+
+# Kept indices per tensor: state-dict name -> [(dim, kept indices)]
+Plan = Mapping[str, Sequence[tuple[int, np.ndarray]]]
+# (module path, attribute, new value); path '' is the model, 'config' entries name model.config
+AttrChange = tuple[str, str, Any]
+
+_HEAD_ATTRS = ('num_heads', 'n_heads', 'num_attention_heads', 'n_head', 'heads')
+_KV_ATTRS = ('num_key_value_heads', 'n_kv_heads', 'num_kv_heads', 'n_kv_head')
+_Q_NAMES = ('q_proj', 'q', 'query', 'wq', 'to_q', 'qkv', 'c_attn', 'in_proj')
+_K_NAMES = ('k_proj', 'k', 'key', 'wk', 'to_k', 'kv')
+
+
+def gather_state(model: nn.Module, plan: Plan) -> None:
+    """Replace every planned parameter/buffer of ``model`` by its kept channels, batching the
+    tensors that share an index into one :func:`channel_gather` call."""
+    current: dict[str, Tensor] = {}
+    params = dict(model.named_parameters())
+    buffers = {n: b for n, b in model.named_buffers() if b is not None}
+    for key in plan:
+        src = params.get(key, buffers.get(key))
+        if src is None:
+            raise KeyError(f'pruning plan names {key!r}, which the model does not have')
+        current[key] = src.detach()
+    plan = dict(plan)
+    for key, dims in list(plan.items()):
+        merged = _merged_gather(current[key], dims)
+        if merged is not None:
+            current[key] = merged
+            del plan[key]
+    rounds = max((len(v) for v in plan.values()), default=0)
+    for r in range(rounds):
+        batches: dict[bytes, list[tuple[str, int]]] = {}
+        index_of: dict[bytes, np.ndarray] = {}
+        for key, dims in plan.items():
+            if r < len(dims):
+                dim, keep = dims[r]
+                tag = keep.tobytes()
+                batches.setdefault(tag, []).append((key, dim))
+                index_of[tag] = keep
+        for tag, members in batches.items():
+            index = torch.from_numpy(np.ascontiguousarray(index_of[tag], np.int64))
+            outs = channel_gather([current[k] for k, _ in members], index, [d for _, d in members])
+            for (k, _), o in zip(members, outs):
+                current[k] = o
+    replaced: dict[int, Tensor] = {}
+    for key, new in current.items():
+        old = params.get(key)
+        if old is not None:
+            replaced[id(old)] = nn.Parameter(new, requires_grad=old.requires_grad)
+        else:
+            replaced[id(buffers[key])] = new
+    # Tied weights are one Parameter held by several modules: replace it everywhere.
+    for m in model.modules():
+        for n, p in list(m._parameters.items()):
+            if p is not None and id(p) in replaced:
+                m._parameters[n] = replaced[id(p)]
+        for n, b in list(m._buffers.items()):
+            if b is not None and id(b) in replaced:
+                m._buffers[n] = replaced[id(b)]
+
+
+def _merged_gather(t: Tensor, dims: Sequence[tuple[int, np.ndarray]]) -> Tensor | None:
+    """Both channel dims of a weight pruned (conv/linear in and out): one gather of the kept
+    (out, in) pairs over the merged dims, so only the kept bytes move, instead of a gather
+    per dim that writes and rereads the half-pruned tensor in between."""
+    if len(dims) != 2 or not t.is_contiguous():
+        return None
+    (d0, k0), (d1, k1) = sorted(dims, key=lambda p: p[0])
+    inner_bytes = t[0, 0].numel() * t.element_size() if t.dim() >= 2 else 0
+    if d1 != d0 + 1 or d0 != 0 or inner_bytes < 16:
+        # Rows shorter than 16 bytes (1x1 convs, linears) copy faster as two row gathers.
+        return None
+    c0, c1 = t.shape[d0], t.shape[d1]
+    flat = (np.asarray(k0, np.int64)[:, None] * c1 + np.asarray(k1, np.int64)[None, :]).reshape(-1)
+    merged = t.reshape(*t.shape[:d0], c0 * c1, *t.shape[d1 + 1:])
+    (out,) = channel_gather([merged], torch.from_numpy(flat), [d0])
+    return out.view(*t.shape[:d0], len(k0), len(k1), *t.shape[d1 + 1:])
+
+
+def _layer_changes(name: str, m: nn.Module) -> list[AttrChange]:
+    out: list[AttrChange] = []
+
+    def put(attr: str, value: Any) -> None:
+        if getattr(m, attr, None) != value:
+            out.append((name, attr, value))
+
+    if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
+        w = m.weight
+        depthwise = m.groups > 1 and m.groups == m.in_channels
+        put('out_channels', w.shape[0])
+        if depthwise:
+            put('in_channels', w.shape[0] // (m.out_channels // m.in_channels))
+            put('groups', w.shape[0] // (m.out_channels // m.in_channels))
+        else:
+            put('in_channels', w.shape[1] * m.groups)
+    elif isinstance(m, (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)):
+        put('in_channels', m.weight.shape[0])
+        put('out_channels', m.weight.shape[1] * m.groups)
+    elif isinstance(m, nn.Linear):
+        put('in_features', m.weight.shape[1])
+        put('out_features', m.weight.shape[0])
+    elif isinstance(m, nn.modules.batchnorm._NormBase):
+        t = m.weight if m.weight is not None else m.running_mean
+        if t is not None:
+            put('num_features', t.shape[0])
+    elif isinstance(m, (nn.LayerNorm, nn.RMSNorm)) and m.weight is not None:
+        put('normalized_shape', tuple(m.weight.shape))
+    elif isinstance(m, nn.GroupNorm) and m.weight is not None:
+        put('num_channels', m.weight.shape[0])
+    elif isinstance(m, nn.Embedding):
+        put('embedding_dim', m.weight.shape[1])
+    return out
+
+
+def _heads_changes(name: str, m: nn.Module, old_out: dict[str, int]) -> list[AttrChange]:
+    """Head counts of an attention module from how much its q / k projections shrank."""
+    out: list[AttrChange] = []
+    for attrs, children in ((_HEAD_ATTRS, _Q_NAMES), (_KV_ATTRS, _K_NAMES)):
+        for attr in attrs:
+            value = getattr(m, attr, None)
+            if not isinstance(value, int) or isinstance(value, bool):
+                continue
+            for child in children:
+                full = f'{name}.{child}' if name else child
+                lin = getattr(m, child, None)
+                if isinstance(lin, nn.Linear) and full in old_out:
+                    new = value * lin.out_features // old_out[full]
+                    if new != value:
+                        out.append((name, attr, new))
+                    break
+    return out
+
+
+def update_attributes(model: nn.Module, old_out: dict[str, int]) -> list[AttrChange]:
+    """Set the size attributes of every module to its new weights; returns the changes made.
+
+    ``old_out``: ``out_features`` of every Linear before pruning (to scale head counts).
+    """
+    changes: list[AttrChange] = []
+    for name, m in model.named_modules():
+        changes += _layer_changes(name, m)
+    apply_changes(model, changes)
+    heads: list[AttrChange] = []
+    for name, m in model.named_modules():
+        heads += _heads_changes(name, m, old_out)
+    apply_changes(model, heads)
+    changes += heads
+    config = _config_changes(model, heads, changes)
+    apply_changes(model, config)
+    return changes + config
+
+
+def _config_changes(model: nn.Module, heads: list[AttrChange],
+                    layers: list[AttrChange]) -> list[AttrChange]:
+    cfg = getattr(model, 'config', None)
+    if cfg is None or isinstance(cfg, (dict, nn.Module)):
+        return []
+    wanted: dict[str, set] = {}
+    for _, attr, value in heads:
+        key = 'num_key_value_heads' if attr in _KV_ATTRS else 'num_attention_heads'
+        wanted.setdefault(key, set()).add(value)
+    for path, attr, value in layers:
+        if attr == 'embedding_dim':
+            wanted.setdefault('hidden_size', set()).add(value)
+        if attr == 'out_features' and path.rsplit('.', 1)[-1] in ('up_proj', 'gate_proj', 'w1', 'fc1'):
+            wanted.setdefault('intermediate_size', set()).add(value)
+    out = []
+    for key, values in wanted.items():
+        aliases = {'num_attention_heads': ('num_attention_heads', 'num_heads', 'n_heads'),
+                   'num_key_value_heads': ('num_key_value_heads', 'n_kv_heads'),
+                   'hidden_size': ('hidden_size', 'dim', 'n_embd'),
+                   'intermediate_size': ('intermediate_size',)}[key]
+        for alias in aliases:
+            if hasattr(cfg, alias) and len(values) == 1:
+                # Per-layer sizes that differ cannot be one config value; layers keep theirs.
+                out.append(('config', alias, next(iter(values))))
+    return out
+
+
+def apply_changes(model: nn.Module, changes: Sequence[AttrChange]) -> None:
+    """Set each ``(module path, attribute, value)``; path ``'config'`` is ``model.config``."""
+    for path, attr, value in changes:
+        if path == 'config' and not isinstance(getattr(model, 'config', None), nn.Module):
+            target = model.config
+        else:
+            target = model.get_submodule(path) if path else model
+        if isinstance(value, list):
+            value = tuple(value)
+        setattr(target, attr, value)
