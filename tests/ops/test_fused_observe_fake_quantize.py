@@ -155,3 +155,18 @@ def test_bad_input_names_the_argument(index):
     call, error, match = _bad_calls()[index]
     with pytest.raises(error, match=match):
         call()
+
+
+def test_torch_compile_default_backend():
+    # Inductor too: the in-place state op is functionalized and written back, the fake quant
+    # stays our kernel.
+    eager_state, compiled_state = _state(6), _state(6)
+
+    def step(t, state):
+        return fused_observe_fake_quantize(t.relu(), *state, 0, 255, axis=1)
+
+    compiled = torch.compile(step, fullgraph=True)
+    for x in _batches(2):
+        assert torch.equal(compiled(x, compiled_state), step(x, eager_state))
+    for a, b in zip(eager_state, compiled_state):
+        assert torch.equal(a, b)
