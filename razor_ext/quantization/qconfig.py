@@ -193,19 +193,27 @@ def as_qconfig(value: QConfig | str | Mapping[str, Any]) -> QConfig:
 
 
 _ACT8 = QScheme(bits=8, symmetric=False, signed=False)
+# 8-bit weights default to uint8 codes (symmetric, zero point 128: the same grid as int8): onnxruntime's
+# u8s8 kernels on x86 without VNNI saturate int16 pair sums (measured here: outputs off by ~14
+# steps), while u8u8 matches the fake-quant model. The '_s8' presets keep int8 weight codes (VNNI, ARM,
+# TensorRT). Weights of <= 7 bits cannot saturate and stay signed.
+_W8 = QScheme(bits=8, symmetric=True, signed=False)
+_W8C = QScheme(bits=8, symmetric=True, signed=False, per_channel=True)
 PRESETS: dict[str, QConfig] = {
-    'int8': QConfig(QScheme(8, symmetric=True), _ACT8),
-    'int8_per_channel': QConfig(QScheme(8, symmetric=True, per_channel=True), _ACT8),
+    'int8': QConfig(_W8, _ACT8),
+    'int8_per_channel': QConfig(_W8C, _ACT8),
+    'int8_s8': QConfig(QScheme(8, symmetric=True), _ACT8),
+    'int8_per_channel_s8': QConfig(QScheme(8, symmetric=True, per_channel=True), _ACT8),
     'int8_symmetric': QConfig(QScheme(8, symmetric=True, per_channel=True), QScheme(8, symmetric=True)),
     'w4a8': QConfig(QScheme(4, symmetric=True, per_channel=True), _ACT8),
     'w4a8_per_tensor': QConfig(QScheme(4, symmetric=True), _ACT8),
     'w2a8': QConfig(QScheme(2, symmetric=True, per_channel=True), _ACT8),
-    'lsq_int8': QConfig(QScheme(8, symmetric=True, per_channel=True, learnable=True),
+    'lsq_int8': QConfig(QScheme(8, symmetric=True, signed=False, per_channel=True, learnable=True),
                         QScheme(8, symmetric=False, signed=False, learnable=True)),
     'lsq_w4a8': QConfig(QScheme(4, symmetric=True, per_channel=True, learnable=True),
                         QScheme(8, symmetric=False, signed=False, learnable=True)),
     'tensorrt_int8': QConfig(QScheme(8, symmetric=True, per_channel=True, narrow_range=True),
                              QScheme(8, symmetric=True, narrow_range=True)),
-    'histogram_int8': QConfig(QScheme(8, symmetric=True, per_channel=True),
-                              QScheme(8, symmetric=False, signed=False, observer='HistogramObserver')),
+    'histogram_int8': QConfig(_W8C, QScheme(8, symmetric=False, signed=False,
+                                            observer='HistogramObserver')),
 }

@@ -205,6 +205,7 @@ class NativeQuantizer:
     def _place_activation_quants(self, gm: fx.GraphModule, weighted: set[fx.Node], mode: str) -> None:
         self._act_fq: dict[fx.Node, fx.Node] = {}
         self._quantized: set[fx.Node] = set()
+        tails: dict[fx.Node, Any] = {}
         for node in list(gm.graph.nodes):
             if node in weighted:
                 inputs = [node.args[0]]
@@ -219,9 +220,15 @@ class NativeQuantizer:
                 continue
             for arg in inputs:
                 self._ensure_quantized(gm, node, arg, cfg.activation, mode)
+            tail = self._fused_tail(gm, node)
             if self.quantize_outputs:
-                tail = self._fused_tail(gm, node)
                 self._quantize_after(gm, tail, cfg.activation, mode)
+            tails[tail] = cfg.activation
+        # Model outputs are quantized by every backend: export verification measures in output steps.
+        output = next(n for n in gm.graph.nodes if n.op == 'output')
+        for arg in output.all_input_nodes:
+            if arg in tails:
+                self._quantize_after(gm, arg, tails[arg], mode)
 
     def _fused_tail(self, gm: fx.GraphModule, node: fx.Node) -> fx.Node:
         """The last node of ``node`` -> [BatchNorm] -> [ReLU-like] when each has one user."""
