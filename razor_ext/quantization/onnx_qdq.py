@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -149,7 +150,9 @@ def export_onnx(model: nn.Module, example_inputs: Tensor | Sequence[Tensor],
             if not bool(fq.calibrated):
                 raise RuntimeError(f'export_onnx: {fq.module_name!r} was never calibrated')
         model.eval()
-        with tempfile.TemporaryDirectory() as tmp:
+        with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+            # qparams are constants of the exported graph by design: the tracer's warning is noise
+            warnings.filterwarnings('ignore', category=torch.jit.TracerWarning)
             raw = to_onnx(model, inputs, Path(tmp) / 'fake_quant.onnx', verify=False, opset=opset)
             proto = fold_constant_quantize(onnx.load(str(raw)))
         onnx.checker.check_model(proto)

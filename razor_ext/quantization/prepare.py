@@ -56,7 +56,8 @@ def _batch_inputs(batch: Any) -> tuple[Any, ...]:
     raise TypeError(f'a batch must be a tensor, (inputs, targets) or a dict, got {type(batch).__name__}')
 
 
-def calibrate(model: nn.Module, batches: Iterable[Any], num_batches: int | None = None) -> nn.Module:
+def calibrate(model: nn.Module, batches: Iterable[Any], num_batches: int | None = None,
+              reset: bool = False) -> nn.Module:
     """Post-training calibration: observe ``batches`` with fake quantization off, then fix qparams.
 
     Afterwards every fake quant quantizes with the calibrated qparams and no longer observes
@@ -66,6 +67,7 @@ def calibrate(model: nn.Module, batches: Iterable[Any], num_batches: int | None 
         model: a model from :func:`prepare`.
         batches: tensors, ``(inputs, targets)`` pairs, or dicts with ``'inputs'``.
         num_batches: stop after this many batches (None: all).
+        reset: forget earlier observations first (else statistics accumulate, as torch.ao's).
 
     Returns:
         ``model`` (calibrated in place), in the train/eval mode it came in.
@@ -78,6 +80,8 @@ def calibrate(model: nn.Module, batches: Iterable[Any], num_batches: int | None 
     for fq in fqs:
         fq.enable_observer()
         fq.disable_fake_quant()
+        if reset:
+            fq.activation_post_process.reset()
     was_training = model.training
     model.eval()
     seen = 0

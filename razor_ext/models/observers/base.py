@@ -84,6 +84,11 @@ class BaseObserver(ResizingBuffersMixin, nn.Module):
         self.register_buffer('min_val', torch.tensor(float('inf')))
         self.register_buffer('max_val', torch.tensor(float('-inf')))
 
+    def reset(self) -> None:
+        """Forget everything observed."""
+        self.min_val = torch.tensor(float('inf'), device=self.min_val.device)
+        self.max_val = torch.tensor(float('-inf'), device=self.max_val.device)
+
     @property
     def observed(self) -> bool:
         """Whether any data has been seen."""

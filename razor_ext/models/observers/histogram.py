@@ -49,6 +49,10 @@ class HistogramObserver(BaseObserver):
         self.percentile, self.num_candidates = float(percentile), int(num_candidates)
         self.register_buffer('histogram', torch.zeros(self.bins, dtype=torch.float64))
 
+    def reset(self) -> None:
+        super().reset()
+        self.histogram.zero_()
+
     def _edges(self) -> Tensor:
         return torch.linspace(float(self.min_val), float(self.max_val), self.bins + 1,
                               dtype=torch.float64)
