@@ -158,3 +158,10 @@ def test_bad_arguments():
         calibrate(model, [x])
     with pytest.raises(TypeError, match='prepare'):
         save(model, 'x.pt')
+
+
+@pytest.mark.parametrize('qconfig', ['int8', 'histogram_int8', 'w2a8'])
+def test_other_presets_export_and_verify(qconfig, tmp_path):
+    model, x = ZOO['mlp']
+    q = calibrate(prepare(model, x, qconfig=qconfig), _batches(x))
+    export_onnx(q, x, tmp_path / 'q.onnx')
