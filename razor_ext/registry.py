@@ -6,7 +6,9 @@ Everything a config can name is registered in one of the four registries defined
   recorders, observers, fake quants, quantizers, data preprocessors;
 * :data:`TASK_UTILS` - tracers, estimators;
 * :data:`LOOPS` - training / search / calibration loops;
-* :data:`HOOKS` - runner hooks.
+* :data:`HOOKS` - runner hooks;
+* :data:`DATASETS` - data sets named in dataloader configs;
+* :data:`METRICS` - evaluators named in ``val_evaluator`` / ``test_evaluator``.
 
 Example:
     >>> from torch import nn
@@ -24,7 +26,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, TypeVar
 
-__all__ = ['Registry', 'MODELS', 'TASK_UTILS', 'LOOPS', 'HOOKS']
+__all__ = ['Registry', 'MODELS', 'TASK_UTILS', 'LOOPS', 'HOOKS', 'DATASETS', 'METRICS']
 
 T = TypeVar('T', bound=Callable[..., Any])
 
@@ -177,7 +179,8 @@ class Registry:
         """Return the class/function registered as ``name`` here or in a parent, else None.
 
         ``get`` returns None for unknown names so it can be used as a probe; :meth:`build`
-        is the strict path and raises a KeyError with suggestions.
+        is the strict path and raises a KeyError with suggestions. A scoped name such as
+        ``'mmrazor.SPOS'`` resolves to that exact key if registered, else to ``'SPOS'``.
 
         Example:
             >>> reg = Registry('demo')
@@ -187,6 +190,15 @@ class Registry:
         """
         if not isinstance(name, str):
             raise TypeError(f'Registry.get expects a str name, got {type(name).__name__}')
+        obj = self._lookup(name)
+        if obj is None and '.' in name:
+            # MMRazor / OpenMMLab scoped names ('mmrazor.SPOS', 'mmcls.ImageClassifier'): the
+            # exact scoped key wins (a scope may register its own class under a shared name),
+            # else the bare name.
+            obj = self._lookup(name.split('.', 1)[1])
+        return obj
+
+    def _lookup(self, name: str) -> Callable[..., Any] | None:
         registry: Registry | None = self
         while registry is not None:
             registry._import_locations()
@@ -314,6 +326,7 @@ class Registry:
                            f'what to build, got keys {sorted(map(str, cfg))} '
                            f'(default_args keys {sorted(default_args)})')
         obj_type = args.pop('type')
+        args.pop('_scope_', None)  # OpenMMLab's default-scope key: names resolve without it here
         if isinstance(obj_type, str):
             obj_cls = self.get(obj_type)
             if obj_cls is None:
@@ -346,6 +359,8 @@ class Registry:
 # Algorithms and the other model components register themselves when razor_ext.models is
 # imported; importing it lazily here avoids a circular import (they import this module).
 MODELS = Registry('models', locations=['razor_ext.models'])
-TASK_UTILS = Registry('task_utils')
-LOOPS = Registry('loops')
-HOOKS = Registry('hooks')
+TASK_UTILS = Registry('task_utils', locations=['razor_ext.models.task_modules.estimators'])
+LOOPS = Registry('loops', locations=['razor_ext.engine'])
+HOOKS = Registry('hooks', locations=['razor_ext.engine'])
+DATASETS = Registry('datasets', locations=['razor_ext.data'])
+METRICS = Registry('metrics', locations=['razor_ext.engine'])

@@ -1,9 +1,9 @@
 """Models: algorithms and their components; importing this registers them in ``MODELS``."""
-from razor_ext.models import algorithms, architectures, data_preprocessors
+from razor_ext.models import algorithms, architectures, data_preprocessors, mutables, mutators
 from razor_ext.models.algorithms import BaseAlgorithm
 from razor_ext.models.data_preprocessors import BaseDataPreprocessor, ImgDataPreprocessor
 
-__all__ = ['algorithms', 'architectures', 'data_preprocessors', 'BaseAlgorithm', 'BaseDataPreprocessor',
+__all__ = ['algorithms', 'architectures', 'data_preprocessors', 'mutables', 'mutators', 'BaseAlgorithm', 'BaseDataPreprocessor',
            'ImgDataPreprocessor']
 from razor_ext.models import fake_quants, observers, quantizers  # noqa: E402  (register in MODELS)
 

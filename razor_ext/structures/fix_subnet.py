@@ -1,0 +1,100 @@
+"""``export_fix_subnet`` / ``load_fix_subnet`` in MMRazor's subnet format:
+``{alias or module path: {chosen: value, meta: {all_choices: [...]}}}`` (YAML or JSON; entries
+with only ``chosen`` load too)."""
+from __future__ import annotations
+
+import copy
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from torch import nn
+
+from razor_ext.fileio import atomic_write_text
+from razor_ext.models.mutables.base_mutable import BaseMutable
+from razor_ext.models.mutables.one_shot_mutable_op import OneShotMutableOP
+
+
+def _mutables(model: nn.Module) -> dict[str, BaseMutable]:
+    return {name: m for name, m in model.named_modules() if isinstance(m, BaseMutable)}
+
+
+def _to_static(model: nn.Module) -> nn.Module:
+    """Replace every OneShotMutableOP by its chosen candidate (plain torch modules)."""
+    for name, child in list(model.named_children()):
+        if isinstance(child, OneShotMutableOP):
+            setattr(model, name, _to_static(child.to_static_op()))
+        else:
+            _to_static(child)
+    return model
+
+
+def export_fix_subnet(model: nn.Module, slice_weight: bool = False,
+                      path: str | os.PathLike[str] | None = None) -> tuple[dict[str, Any], nn.Module | None]:
+    """The current choices of ``model``'s mutables, and (``slice_weight=True``) a static copy.
+
+    Args:
+        model: a supernet with mutables (choices set, e.g. by ``NasMutator.set_choices``).
+        slice_weight: also return a copy with every mutable replaced by its chosen module,
+            weights shared in value with the supernet (the input model is not modified).
+        path: also write the subnet to this ``.yaml`` / ``.json`` file, atomically.
+
+    Returns:
+        ``(subnet dict, static model or None)``.
+
+    Example:
+        >>> op = OneShotMutableOP({'relu': nn.ReLU(), 'id': nn.Identity()}, alias='act')
+        >>> subnet, static = export_fix_subnet(nn.Sequential(op), slice_weight=True)
+        >>> subnet['act']['chosen'], type(static[0]).__name__
+        ('relu', 'ReLU')
+    """
+    subnet: dict[str, Any] = {}
+    for name, mutable in _mutables(model).items():
+        subnet[mutable.alias or name] = mutable.dump_chosen()
+    static = None
+    if slice_weight:
+        static = copy.deepcopy(model)
+        load_fix_subnet(static, subnet)
+    if path is not None:
+        path = Path(path)
+        text = json.dumps(subnet, indent=2) if path.suffix == '.json' else yaml.safe_dump(subnet, sort_keys=False)
+        atomic_write_text(path, text)
+    return subnet, static
+
+
+def load_fix_subnet(model: nn.Module, subnet: Mapping[str, Any] | str | os.PathLike[str]) -> nn.Module:
+    """Fix ``model``'s mutables to the subnet's choices and make it static, in place.
+
+    Args:
+        model: the supernet (freshly built, or trained).
+        subnet: a subnet dict or a ``.yaml`` / ``.json`` file in MMRazor's format.
+
+    Returns:
+        ``model`` itself, now made of plain torch modules where mutables were.
+
+    Raises:
+        KeyError: the subnet names a mutable the model lacks, or lacks one the model has.
+        ValueError: a chosen value is not among the mutable's choices.
+    """
+    if not isinstance(subnet, Mapping):
+        text = Path(subnet).read_text()
+        subnet = json.loads(text) if Path(subnet).suffix == '.json' else yaml.safe_load(text)
+    if not isinstance(subnet, Mapping):
+        raise TypeError(f'a subnet must be a mapping of mutable names, got {type(subnet).__name__}')
+    mutables = _mutables(model)
+    keys = {m.alias or name for name, m in mutables.items()}
+    unknown = sorted(set(subnet) - keys)
+    if unknown:
+        raise KeyError(f'the subnet names {unknown}, which {type(model).__name__} does not have; '
+                       f'its mutables are {sorted(keys)}')
+    for name, mutable in mutables.items():
+        key = mutable.alias or name
+        if key not in subnet:
+            raise KeyError(f'the subnet has no entry for mutable {key!r}')
+        entry = subnet[key]
+        chosen = entry['chosen'] if isinstance(entry, Mapping) else entry
+        mutable.fix_chosen(chosen)
+    return _to_static(model)
