@@ -5,3 +5,6 @@ from razor_ext.models.data_preprocessors import BaseDataPreprocessor, ImgDataPre
 
 __all__ = ['algorithms', 'architectures', 'data_preprocessors', 'mutables', 'mutators', 'BaseAlgorithm', 'BaseDataPreprocessor',
            'ImgDataPreprocessor']
+from razor_ext.models import fake_quants, observers, quantizers  # noqa: E402  (register in MODELS)
+
+__all__ += ['fake_quants', 'observers', 'quantizers']
