@@ -24,6 +24,7 @@ class DemoContext:
     quick: bool
     seed: int
     train: tuple[Tensor, Tensor]
+    val: tuple[Tensor, Tensor]
     test: tuple[Tensor, Tensor]
     batch_size: int = 64
     models: dict[str, nn.Module] = field(default_factory=dict)
@@ -42,8 +43,9 @@ def run_demo(work_dir: str | os.PathLike[str] = 'razor_demo', quick: bool = Fals
     work = Path(work_dir)
     work.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
-    train, test = EmbeddedDigits('mnist5k', 'train', seed=seed), EmbeddedDigits('mnist5k', 'test', seed=seed)
-    ctx = DemoContext(work, quick, seed, (train.images, train.labels), (test.images, test.labels), log=log)
+    train, val, test = (EmbeddedDigits('mnist5k', split, seed=seed) for split in ('train', 'val', 'test'))
+    ctx = DemoContext(work, quick, seed, (train.images, train.labels), (val.images, val.labels),
+                      (test.images, test.labels), log=log)
     results = []
     for index, stage in enumerate(stages or STAGES, 1):
         log(f'[{index}/{len(stages or STAGES)}] {stage.title}')

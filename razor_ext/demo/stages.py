@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import importlib
+import random
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -115,12 +116,48 @@ class NasStage(Stage):
     name, title = 'nas', 'NAS: SPOS supernet + evolution search under a FLOPs budget'
 
     def available(self) -> str | None:
-        return _importable('razor_ext.models.mutables:OneShotMutableOP',
-                           'razor_ext.models.mutators:NasMutator',
-                           'razor_ext.engine:evolution_search')
+        return _importable('razor_ext.models.algorithms.nas:SPOS',
+                           'razor_ext.engine.search:evolution_search',
+                           'razor_ext.structures:export_fix_subnet')
 
-    def run(self, ctx: DemoContext) -> StageResult:  # pragma: no cover - wired when NAS lands
-        raise RuntimeError('the NAS stage is not wired into the demo yet')
+    def run(self, ctx: DemoContext) -> StageResult:
+        from razor_ext.engine.search import bn_calibrator, evolution_search
+        from razor_ext.models.algorithms.nas import SPOS
+        from razor_ext.models.architectures import SearchableMnistNet
+        from razor_ext.structures import export_fix_subnet
+
+        torch.manual_seed(ctx.seed)
+        random.seed(ctx.seed)
+        supernet = SearchableMnistNet(width=8, depth=1)
+        algo = SPOS(supernet)
+
+        def loss_fn(_model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+            return algo.parse_losses(algo(x, y, mode='loss'))[0]
+
+        train_epochs(algo, ctx, epochs=2 if ctx.quick else 6, loss_fn=loss_fn)
+        example = ctx.test[0][:1]
+        mutator = algo.mutator
+        mutator.set_max_choices()
+        budget = 0.6 * count_flops(supernet, example)
+        calib = [(ctx.train[0][i:i + 256],) for i in range(0, 1024, 256)]
+        search = evolution_search(
+            algo, lambda _m: accuracy(supernet, *ctx.val), mutator=mutator,
+            constraints=dict(flops=(0, budget)),
+            estimator=lambda _m: {'flops': count_flops(supernet, example)},
+            num_candidates=10 if ctx.quick else 20, top_k=5, num_mutation=4 if ctx.quick else 8,
+            num_crossover=4 if ctx.quick else 8, max_epochs=2 if ctx.quick else 5, seed=ctx.seed,
+            calibrate_fn=bn_calibrator(calib, forward=lambda m, batch: supernet(batch[0])),
+            checkpoint=ctx.work_dir / 'search_state.pkl')
+        mutator.set_choices(search.best_choices)
+        _, subnet = export_fix_subnet(supernet, slice_weight=True, path=ctx.work_dir / 'subnet.yaml')
+        train_epochs(subnet, ctx, epochs=1, lr=1e-3)  # retrain the found subnet briefly
+        ctx.models['subnet'] = subnet
+        ctx.models['current'] = subnet
+        result = StageResult(self.name, self.title, 'done',
+                             notes=f'budget {budget / 1e6:.2f} MFLOPs; subnet.yaml',
+                             candidates=[{'flops': c.resources['flops'], 'accuracy': c.score}
+                                         for c in search.candidates])
+        return measure(ctx, result, subnet, 'subnet.onnx')
 
 
 class DistillStage(Stage):
