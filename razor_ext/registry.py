@@ -6,7 +6,9 @@ Everything a config can name is registered in one of the four registries defined
   recorders, observers, fake quants, quantizers, data preprocessors;
 * :data:`TASK_UTILS` - tracers, estimators;
 * :data:`LOOPS` - training / search / calibration loops;
-* :data:`HOOKS` - runner hooks.
+* :data:`HOOKS` - runner hooks;
+* :data:`DATASETS` - data sets named in dataloader configs;
+* :data:`METRICS` - evaluators named in ``val_evaluator`` / ``test_evaluator``.
 
 Example:
     >>> from torch import nn
@@ -24,7 +26,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, TypeVar
 
-__all__ = ['Registry', 'MODELS', 'TASK_UTILS', 'LOOPS', 'HOOKS']
+__all__ = ['Registry', 'MODELS', 'TASK_UTILS', 'LOOPS', 'HOOKS', 'DATASETS', 'METRICS']
 
 T = TypeVar('T', bound=Callable[..., Any])
 
@@ -347,5 +349,7 @@ class Registry:
 # imported; importing it lazily here avoids a circular import (they import this module).
 MODELS = Registry('models', locations=['razor_ext.models'])
 TASK_UTILS = Registry('task_utils')
-LOOPS = Registry('loops')
-HOOKS = Registry('hooks')
+LOOPS = Registry('loops', locations=['razor_ext.engine'])
+HOOKS = Registry('hooks', locations=['razor_ext.engine'])
+DATASETS = Registry('datasets', locations=['razor_ext.data'])
+METRICS = Registry('metrics', locations=['razor_ext.engine'])

@@ -9,5 +9,8 @@ Example:
     (torch.Size([1, 28, 28]), torch.int64)
 """
 from razor_ext.data.embedded import EmbeddedDigits, load_digits_8x8, load_mnist5k
+from razor_ext.data.image_folder import ImageFolder
+from razor_ext.data.loaders import EpochSeededSampler, build_dataloader, build_dataset
 
-__all__ = ['EmbeddedDigits', 'load_digits_8x8', 'load_mnist5k']
+__all__ = ['EmbeddedDigits', 'EpochSeededSampler', 'ImageFolder', 'build_dataloader', 'build_dataset',
+           'load_digits_8x8', 'load_mnist5k']

@@ -12,6 +12,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from razor_ext.registry import DATASETS
+
 SPLITS = ('train', 'val', 'test')
 # Fractions of each class given to val and test; the rest is train.
 _VAL_FRACTION = 0.1
@@ -91,6 +93,7 @@ def split_indices(labels: Tensor, split: str, seed: int = 0) -> Tensor:
     return torch.cat(chosen).sort().values
 
 
+@DATASETS.register_module()
 class EmbeddedDigits(Dataset):
     """A split of an embedded digit data set as ``(image (1, H, W) float32, label int64)`` pairs.
 

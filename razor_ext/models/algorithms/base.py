@@ -257,7 +257,7 @@ class BaseAlgorithm(nn.Module):
         """One optimisation step; returns the log variables as Python floats.
 
         ``data`` is ``{'inputs', 'data_samples'}`` or ``(inputs, targets)``. ``optimizer`` is
-        a ``torch.optim.Optimizer`` (zero_grad, backward, step) or an MMEngine-style
+        a ``torch.optim.Optimizer`` (zero_grad, backward, step), a dict of them (all step), or an MMEngine-style
         ``OptimWrapper`` (anything with ``update_params``). Does not switch train/eval mode:
         the loop owns that.
 
@@ -276,12 +276,17 @@ class BaseAlgorithm(nn.Module):
             total, log_vars = self.parse_losses(losses)
             optimizer.update_params(total)
             return log_vars
+        # A dict of optimizers (one per submodule, e.g. from a runner's dict optim_wrapper)
+        # steps together here; algorithms that step them separately (DARTS) override this.
+        optimizers = list(optimizer.values()) if isinstance(optimizer, Mapping) else [optimizer]
         data = self._preprocess(data, training=True)
-        optimizer.zero_grad()
+        for opt in optimizers:
+            opt.zero_grad()
         losses = self(data['inputs'], data['data_samples'], mode='loss')
         total, log_vars = self.parse_losses(losses)
         total.backward()
-        optimizer.step()
+        for opt in optimizers:
+            opt.step()
         return log_vars
 
     @torch.no_grad()

@@ -1,0 +1,6 @@
+"""Loops registered in ``LOOPS``: what ``train_cfg`` / ``val_cfg`` / ``test_cfg`` name."""
+from razor_ext.engine.loops.base import BaseLoop
+from razor_ext.engine.loops.train_loops import EpochBasedTrainLoop, IterBasedTrainLoop
+from razor_ext.engine.loops.val_test_loops import TestLoop, ValLoop
+
+__all__ = ['BaseLoop', 'EpochBasedTrainLoop', 'IterBasedTrainLoop', 'TestLoop', 'ValLoop']

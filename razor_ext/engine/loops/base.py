@@ -1,0 +1,32 @@
+"""``BaseLoop``: what every loop (training, validation, search, calibration) shares."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from torch.utils.data import DataLoader
+
+if TYPE_CHECKING:
+    from razor_ext.engine.runner import Runner
+
+
+class BaseLoop:
+    """A loop driven by a :class:`~razor_ext.engine.Runner` over one data loader.
+
+    Subclasses implement :meth:`run`. ``dataloader`` may be a built ``DataLoader`` or a config
+    dict that the runner builds (MMEngine's convention), or None for loops that need no data.
+
+    Example:
+        >>> class CountLoop(BaseLoop):
+        ...     def run(self):
+        ...         return sum(len(batch[1]) for batch in self.dataloader)
+    """
+
+    def __init__(self, runner: Runner, dataloader: DataLoader | Mapping[str, Any] | None) -> None:
+        self.runner = runner
+        if isinstance(dataloader, Mapping):
+            dataloader = runner.build_dataloader(dataloader)
+        self.dataloader = dataloader
+
+    def run(self) -> Any:
+        raise NotImplementedError(f'{type(self).__name__} must implement run()')

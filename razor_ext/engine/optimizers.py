@@ -1,0 +1,119 @@
+"""Optimizers and LR schedulers from MMEngine-style config dicts (``optim_wrapper``,
+``param_scheduler``), with any ``torch.optim`` class by name."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import nn
+
+
+def _optimizer_class(name: str) -> type[torch.optim.Optimizer]:
+    cls = getattr(torch.optim, name, None)
+    if not (isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer)):
+        known = sorted(n for n in dir(torch.optim) if isinstance(getattr(torch.optim, n), type)
+                       and issubclass(getattr(torch.optim, n), torch.optim.Optimizer) and n != 'Optimizer')
+        raise KeyError(f'optimizer type {name!r} is not a torch.optim optimizer; known: {known}')
+    return cls
+
+
+def build_optimizer(module: nn.Module, cfg: Mapping[str, Any]) -> torch.optim.Optimizer:
+    """Build one optimizer over ``module``'s trainable parameters from an ``optim_wrapper`` entry.
+
+    ``cfg`` is ``dict(optimizer=dict(type='SGD', lr=0.1, ...), paramwise_cfg=dict(...))``.
+    ``paramwise_cfg`` supports ``norm_decay_mult`` / ``bias_decay_mult`` (weight decay of norm
+    layers' parameters and of biases) and ``custom_keys={'name part': dict(lr_mult=, decay_mult=)}``.
+
+    Example:
+        >>> opt = build_optimizer(nn.Linear(2, 2), dict(optimizer=dict(type='AdamW', lr=1e-3)))
+        >>> type(opt).__name__, opt.param_groups[0]['lr']
+        ('AdamW', 0.001)
+    """
+    if 'optimizer' not in cfg:
+        raise KeyError(f"optim_wrapper needs an 'optimizer' dict, got keys {sorted(cfg)}")
+    opt_cfg = dict(cfg['optimizer'])
+    cls = _optimizer_class(opt_cfg.pop('type'))
+    paramwise = dict(cfg.get('paramwise_cfg') or {})
+    base_lr, base_decay = opt_cfg.get('lr', 1e-3), opt_cfg.get('weight_decay', 0.0)
+    if not paramwise:
+        return cls([p for p in module.parameters() if p.requires_grad], **opt_cfg)
+    norm_types = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm)
+    norm_params = {id(p) for m in module.modules() if isinstance(m, norm_types) for p in m.parameters(False)}
+    groups = []
+    for name, param in module.named_parameters():
+        if not param.requires_grad:
+            continue
+        lr, decay = base_lr, base_decay
+        if id(param) in norm_params:
+            decay *= paramwise.get('norm_decay_mult', 1.0)
+        elif name.endswith('bias'):
+            decay *= paramwise.get('bias_decay_mult', 1.0)
+        for key, mults in paramwise.get('custom_keys', {}).items():
+            if key in name:
+                lr *= mults.get('lr_mult', 1.0)
+                decay *= mults.get('decay_mult', 1.0)
+        groups.append({'params': [param], 'lr': lr, 'weight_decay': decay, 'name': name})
+    return cls(groups, **opt_cfg)
+
+
+def build_optimizers(model: nn.Module, cfg: Mapping[str, Any]) -> Any:
+    """One optimizer, or a dict of them for a dict ``optim_wrapper`` (e.g. NAS's weights and
+    architecture parameters): ``dict(architecture=dict(optimizer=...), mutator=dict(optimizer=...))``
+    builds one optimizer per named submodule of ``model``.
+
+    Example:
+        >>> class Net(nn.Module):
+        ...     def __init__(self):
+        ...         super().__init__()
+        ...         self.architecture, self.mutator = nn.Linear(2, 2), nn.Linear(2, 1)
+        >>> opts = build_optimizers(Net(), dict(architecture=dict(optimizer=dict(type='SGD', lr=0.1)),
+        ...                                     mutator=dict(optimizer=dict(type='Adam', lr=3e-4))))
+        >>> sorted(opts)
+        ['architecture', 'mutator']
+    """
+    if 'optimizer' in cfg:
+        return build_optimizer(model, cfg)
+    optimizers = {}
+    for name, sub_cfg in cfg.items():
+        if name == 'constructor':  # MMRazor names its constructor class; the behaviour is this one
+            continue
+        sub = model.get_submodule(name) if name else model
+        optimizers[name] = build_optimizer(sub, sub_cfg)
+    if not optimizers:
+        raise KeyError('optim_wrapper is empty: give optimizer=dict(...) or one entry per submodule')
+    return optimizers
+
+
+def build_schedulers(optimizer: Any, cfgs: Any, iters_per_epoch: int) -> list[tuple[Any, bool]]:
+    """LR schedulers from ``param_scheduler`` (a dict or list of dicts) -> [(scheduler, by_epoch)].
+
+    ``type`` is a ``torch.optim.lr_scheduler`` class name (MMEngine's ``...LR`` suffix is
+    accepted: ``CosineAnnealingLR``, ``MultiStepLR``, ``LinearLR``...). ``by_epoch`` (default
+    True) steps once an epoch; with ``convert_to_iter_based=True`` epoch counts are turned into
+    iterations. ``begin``/``end`` are not supported (use ``SequentialLR``).
+    """
+    if cfgs is None:
+        return []
+    cfgs = [cfgs] if isinstance(cfgs, Mapping) else list(cfgs)
+    optimizers = list(optimizer.values()) if isinstance(optimizer, Mapping) else [optimizer]
+    schedulers = []
+    for cfg in cfgs:
+        cfg = dict(cfg)
+        name = cfg.pop('type')
+        cls = getattr(torch.optim.lr_scheduler, name, None)
+        if cls is None:
+            raise KeyError(f'param_scheduler type {name!r} is not in torch.optim.lr_scheduler')
+        by_epoch = cfg.pop('by_epoch', True)
+        if cfg.pop('convert_to_iter_based', False) and by_epoch:
+            for key in ('T_max', 'step_size', 'total_iters'):
+                if key in cfg:
+                    cfg[key] *= iters_per_epoch
+            if 'milestones' in cfg:
+                cfg['milestones'] = [m * iters_per_epoch for m in cfg['milestones']]
+            by_epoch = False
+        for key in ('begin', 'end'):
+            if key in cfg:
+                raise ValueError(f'param_scheduler {name}: {key!r} is not supported; use SequentialLR')
+        schedulers += [(cls(opt, **cfg), by_epoch) for opt in optimizers]
+    return schedulers

@@ -1,0 +1,222 @@
+"""``Runner``: builds a model, data, optimizers, loops and hooks from one config and runs them."""
+from __future__ import annotations
+
+import copy
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from razor_ext.config import Config
+from razor_ext.data.loaders import build_dataloader
+from razor_ext.engine.evaluator import Accuracy
+from razor_ext.engine.hooks.hook import Hook
+from razor_ext.engine.optimizers import build_optimizers, build_schedulers
+from razor_ext.engine.randomness import rng_state, set_random_seed, set_rng_state
+from razor_ext.fileio import atomic_path
+from razor_ext.models.algorithms import BaseAlgorithm
+from razor_ext.registry import HOOKS, LOOPS, METRICS, MODELS
+
+_DEFAULT_HOOKS = {'logger': dict(type='LoggerHook'), 'checkpoint': dict(type='CheckpointHook')}
+
+
+class Runner:
+    """Everything one run needs, built from an MMEngine/MMRazor-style config.
+
+    Config keys (MMEngine's vocabulary): ``model`` (a MODELS dict or module; a model that is not
+    a :class:`BaseAlgorithm` is wrapped in one), ``work_dir``, ``train_dataloader``,
+    ``val_dataloader``, ``test_dataloader``, ``optim_wrapper``, ``param_scheduler``,
+    ``train_cfg`` / ``val_cfg`` / ``test_cfg`` (loops by ``type``, e.g. ``EpochBasedTrainLoop``),
+    ``val_evaluator`` / ``test_evaluator`` (default top-1/top-5 :class:`Accuracy`),
+    ``default_hooks`` / ``custom_hooks``, ``load_from``, ``resume``, ``randomness=dict(seed,
+    deterministic)``, ``device``.
+
+    Example:
+        >>> import tempfile
+        >>> cfg = dict(model=dict(type='MnistCNN', width=4), work_dir=tempfile.mkdtemp(),
+        ...            val_dataloader=dict(batch_size=250, dataset=dict(type='EmbeddedDigits', split='val')),
+        ...            val_cfg=dict(type='ValLoop'))
+        >>> sorted(Runner.from_cfg(cfg).val())
+        ['accuracy/top1', 'accuracy/top5', 'loss']
+    """
+
+    def __init__(self, cfg: Mapping[str, Any]) -> None:
+        self.cfg = cfg
+        self.work_dir = Path(cfg.get('work_dir') or './work_dirs/run')
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        randomness = dict(cfg.get('randomness') or {})
+        self.seed = int(randomness.get('seed', 0) if randomness.get('seed') is not None else 0)
+        set_random_seed(self.seed, bool(randomness.get('deterministic', False)))
+        self.device = torch.device(cfg.get('device') or 'cpu')
+        self.model = self._build_model(cfg['model']).to(self.device)
+        self.hooks: list[Hook] = []
+        hooks_cfg = {**_DEFAULT_HOOKS, **dict(cfg.get('default_hooks') or {})}
+        for hook_cfg in [h for h in hooks_cfg.values() if h is not None] + list(cfg.get('custom_hooks') or []):
+            self.register_hook(hook_cfg)
+        self.train_loop = self.val_loop = self.test_loop = None
+        self.optim_wrapper: Any = None
+        self.schedulers: list[tuple[Any, bool]] = []
+        if cfg.get('val_cfg') is not None and cfg.get('val_dataloader') is not None:
+            self.val_loop = self._build_loop(cfg['val_cfg'], cfg['val_dataloader'], 'ValLoop',
+                                             evaluator=cfg.get('val_evaluator'))
+        if cfg.get('test_cfg') is not None and cfg.get('test_dataloader') is not None:
+            self.test_loop = self._build_loop(cfg['test_cfg'], cfg['test_dataloader'], 'TestLoop',
+                                              evaluator=cfg.get('test_evaluator'))
+        if cfg.get('train_cfg') is not None:
+            if cfg.get('train_dataloader') is None:
+                raise KeyError('train_cfg is set but train_dataloader is missing')
+            self.train_loop = self._build_loop(cfg['train_cfg'], cfg['train_dataloader'],
+                                               'EpochBasedTrainLoop')
+            if cfg.get('optim_wrapper') is not None:
+                self.optim_wrapper = build_optimizers(self.model, cfg['optim_wrapper'])
+                dataloader = getattr(self.train_loop, 'dataloader', None)
+                self.schedulers = build_schedulers(self.optim_wrapper, cfg.get('param_scheduler'),
+                                                   len(dataloader) if dataloader is not None else 1)
+        if cfg.get('load_from') and not cfg.get('resume'):
+            self.load_checkpoint(cfg['load_from'], weights_only=True)
+        if cfg.get('resume'):
+            self.resume(None if cfg.get('resume') is True else cfg['resume'])
+
+    @classmethod
+    def from_cfg(cls, cfg: Mapping[str, Any] | str | os.PathLike[str]) -> Runner:
+        """Build a runner from a config dict, a :class:`~razor_ext.Config` or a config file path."""
+        if isinstance(cfg, (str, os.PathLike)):
+            cfg = Config.fromfile(str(cfg))
+        if not isinstance(cfg, Mapping):
+            raise TypeError(f'Runner.from_cfg takes a config dict or path, got {type(cfg).__name__}')
+        if 'model' not in cfg:
+            raise KeyError("the config has no 'model'")
+        return cls(cfg)
+
+    # ------------------------------------------------------------------ building
+    def _build_model(self, cfg: Any) -> nn.Module:
+        model = cfg if isinstance(cfg, nn.Module) else MODELS.build(copy.deepcopy(dict(cfg)))
+        return model if isinstance(model, BaseAlgorithm) else BaseAlgorithm(model)
+
+    def _build_loop(self, cfg: Any, dataloader: Any, default_type: str, **extra: Any) -> Any:
+        if not isinstance(cfg, Mapping):
+            return cfg  # an already built loop
+        cfg = dict(cfg)
+        cfg.setdefault('type', default_type)
+        loop_cls = LOOPS.get(cfg['type']) if isinstance(cfg['type'], str) else cfg['type']
+        if loop_cls is None:
+            raise LOOPS._unknown_name_error(cfg['type'])
+        import inspect
+        accepted = inspect.signature(loop_cls).parameters
+        for key, value in extra.items():
+            if key in accepted and key not in cfg:
+                cfg[key] = value
+        return LOOPS.build(cfg, runner=self, dataloader=dataloader)
+
+    def build_dataloader(self, cfg: Mapping[str, Any] | DataLoader) -> DataLoader:
+        return build_dataloader(cfg, seed=self.seed)
+
+    def build_evaluator(self, cfg: Any) -> Any:
+        if cfg is None:
+            return Accuracy()
+        if isinstance(cfg, Mapping):
+            return METRICS.build(dict(cfg))
+        return cfg
+
+    def register_hook(self, hook: Hook | Mapping[str, Any]) -> None:
+        if isinstance(hook, Mapping):
+            hook = HOOKS.build(dict(hook))
+        self.hooks.append(hook)
+        self.hooks.sort(key=lambda h: getattr(h, 'priority', 50))
+
+    def call_hook(self, point: str, **kwargs: Any) -> None:
+        for hook in self.hooks:
+            getattr(hook, point, lambda *a, **k: None)(self, **kwargs)
+
+    # ------------------------------------------------------------------ running
+    def train(self) -> nn.Module:
+        """Run the training loop (with validation as ``train_cfg`` says); returns the model."""
+        if self.train_loop is None:
+            raise RuntimeError('this runner has no train_cfg/train_dataloader: nothing to train')
+        if self.optim_wrapper is None:
+            raise RuntimeError('training needs an optim_wrapper in the config')
+        self.call_hook('before_run')
+        model = self.train_loop.run()
+        self.call_hook('after_run')
+        return model
+
+    def val(self) -> dict[str, float]:
+        if self.val_loop is None:
+            raise RuntimeError('this runner has no val_cfg/val_dataloader')
+        return self.val_loop.run()
+
+    def test(self) -> dict[str, float]:
+        if self.test_loop is None:
+            raise RuntimeError('this runner has no test_cfg/test_dataloader')
+        return self.test_loop.run()
+
+    @staticmethod
+    def set_epoch(dataloader: Any, epoch: int) -> None:
+        sampler = getattr(dataloader, 'sampler', None)
+        if hasattr(sampler, 'set_epoch'):
+            sampler.set_epoch(epoch)
+
+    def step_schedulers(self, by_epoch: bool) -> None:
+        for scheduler, sched_by_epoch in self.schedulers:
+            if sched_by_epoch == by_epoch:
+                scheduler.step()
+
+    def _optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        if self.optim_wrapper is None:
+            return {}
+        if isinstance(self.optim_wrapper, Mapping):
+            return dict(self.optim_wrapper)
+        return {'': self.optim_wrapper}
+
+    def current_lr(self) -> float:
+        for opt in self._optimizers().values():
+            return float(opt.param_groups[0]['lr'])
+        return 0.0
+
+    # ------------------------------------------------------------------ checkpoints
+    def save_checkpoint(self, filename: str, extra_meta: Mapping[str, Any] | None = None) -> Path:
+        """Write ``work_dir/filename`` atomically: model, optimizers, schedulers, loop, RNG."""
+        state = {
+            'meta': {'loop': self.train_loop.state_dict() if hasattr(self.train_loop, 'state_dict') else {},
+                     'seed': self.seed, **dict(extra_meta or {})},
+            'state_dict': self.model.state_dict(),
+            'optimizer': {k: o.state_dict() for k, o in self._optimizers().items()},
+            'param_schedulers': [s.state_dict() for s, _ in self.schedulers],
+            'rng': rng_state(),
+        }
+        path = self.work_dir / filename
+        with atomic_path(path) as tmp:
+            torch.save(state, tmp)
+        return path
+
+    def load_checkpoint(self, path: str | os.PathLike[str], weights_only: bool = False) -> dict[str, Any]:
+        """Load a checkpoint's model weights (``load_from``); returns the whole checkpoint."""
+        if not Path(path).is_file():
+            raise FileNotFoundError(f'checkpoint {path} does not exist')
+        checkpoint = torch.load(path, map_location=self.device, weights_only=False)
+        state = checkpoint.get('state_dict', checkpoint) if isinstance(checkpoint, Mapping) else checkpoint
+        self.model.load_state_dict(state)
+        return checkpoint
+
+    def resume(self, path: str | os.PathLike[str] | None = None) -> None:
+        """Continue from ``path`` or from ``work_dir/last_checkpoint``: weights, optimizers,
+        schedulers, loop position and RNG states. Nothing to resume from is not an error: the run
+        starts from scratch (MMEngine does the same)."""
+        if path is None:
+            marker = self.work_dir / 'last_checkpoint'
+            if not marker.is_file():
+                return
+            path = self.work_dir / marker.read_text().strip()
+        checkpoint = self.load_checkpoint(path)
+        for key, opt in self._optimizers().items():
+            if key in checkpoint.get('optimizer', {}):
+                opt.load_state_dict(checkpoint['optimizer'][key])
+        for (scheduler, _), state in zip(self.schedulers, checkpoint.get('param_schedulers', [])):
+            scheduler.load_state_dict(state)
+        if self.train_loop is not None and hasattr(self.train_loop, 'load_state_dict'):
+            self.train_loop.load_state_dict(checkpoint['meta']['loop'])
+        set_rng_state(checkpoint['rng'])
