@@ -26,8 +26,9 @@ def build_norm_layer(cfg: Mapping[str, Any], num_features: int) -> tuple[str, nn
     ``requires_grad`` (mmcv's key) freezes the affine parameters when False.
 
     Example:
-        >>> build_norm_layer(dict(type='BN'), 8)
-        ('bn', BatchNorm2d(8, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True))
+        >>> name, layer = build_norm_layer(dict(type='BN'), 8)
+        >>> name, type(layer).__name__, layer.num_features
+        ('bn', 'BatchNorm2d', 8)
     """
     if not isinstance(cfg, Mapping) or cfg.get('type') not in _NORMS:
         raise ValueError(f'norm_cfg must be a dict with type in {sorted(_NORMS)}, got {cfg!r}')
