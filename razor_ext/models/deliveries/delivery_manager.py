@@ -5,6 +5,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from razor_ext.models.deliveries.distill_delivery import DistillDelivery
+from razor_ext.models.recorders.build_errors import with_context
 from razor_ext.registry import MODELS
 
 
@@ -35,7 +36,7 @@ class DistillDeliveryManager:
             try:
                 self._deliveries[name] = MODELS.build(dict(cfg, type=kind))
             except Exception as err:
-                raise type(err)(f'delivery {name!r}: {err}') from err
+                raise with_context(err, f'delivery {name!r}') from err
         self._override_data = False
 
     @property

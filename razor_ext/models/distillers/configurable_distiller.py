@@ -10,6 +10,7 @@ from torch import Tensor, nn
 
 from razor_ext.models.deliveries import DistillDeliveryManager
 from razor_ext.models.recorders import RecorderManager
+from razor_ext.models.recorders.build_errors import with_context
 from razor_ext.registry import MODELS
 
 _RECORD_KEYS = {'recorder', 'from_student', 'record_idx', 'data_idx', 'connector', 'connector_idx'}
@@ -75,7 +76,7 @@ class ConfigurableDistiller(nn.Module):
         try:
             module = MODELS.build(cfg)
         except Exception as err:
-            raise type(err)(f'{what}: {err}') from err
+            raise with_context(err, f'{what}') from err
         if not isinstance(module, nn.Module):
             raise TypeError(f'{what} built a {type(module).__name__}, not an nn.Module')
         return module

@@ -7,6 +7,7 @@ from typing import Any
 from torch import nn
 
 from razor_ext.models.recorders.base_recorder import BaseRecorder
+from razor_ext.models.recorders.build_errors import with_context
 from razor_ext.registry import MODELS
 
 
@@ -46,7 +47,7 @@ class RecorderManager:
             try:
                 self._recorders[name] = MODELS.build(cfg)
             except Exception as err:
-                raise type(err)(f'recorder {name!r}: {err}') from err
+                raise with_context(err, f'recorder {name!r}') from err
 
     @property
     def recorders(self) -> dict[str, BaseRecorder]:
