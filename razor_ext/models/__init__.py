@@ -5,3 +5,7 @@ from razor_ext.models.data_preprocessors import BaseDataPreprocessor, ImgDataPre
 
 __all__ = ['algorithms', 'architectures', 'data_preprocessors', 'BaseAlgorithm', 'BaseDataPreprocessor',
            'ImgDataPreprocessor']
+from razor_ext.models import losses  # noqa: E402  (distillation losses register in MODELS)
+from razor_ext.models import deliveries, recorders  # noqa: E402,F401
+from razor_ext.models import distillers  # noqa: E402,F401
+from razor_ext.models import connectors  # noqa: E402,F401

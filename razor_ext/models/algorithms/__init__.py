@@ -2,3 +2,4 @@
 from razor_ext.models.algorithms.base import BaseAlgorithm
 
 __all__ = ['BaseAlgorithm']
+from razor_ext.models.algorithms import distill  # noqa: E402,F401
