@@ -3,3 +3,4 @@ from razor_ext.models.algorithms.base import BaseAlgorithm
 
 __all__ = ['BaseAlgorithm']
 from razor_ext.models.algorithms import distill  # noqa: E402,F401
+from razor_ext.models.algorithms import nas  # noqa: E402,F401
