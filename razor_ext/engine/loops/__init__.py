@@ -4,3 +4,6 @@ from razor_ext.engine.loops.train_loops import EpochBasedTrainLoop, IterBasedTra
 from razor_ext.engine.loops.val_test_loops import TestLoop, ValLoop
 
 __all__ = ['BaseLoop', 'EpochBasedTrainLoop', 'IterBasedTrainLoop', 'TestLoop', 'ValLoop']
+from razor_ext.engine.loops.search_loops import EvolutionSearchLoop, SubnetValLoop  # noqa: E402
+
+__all__ += ['EvolutionSearchLoop', 'SubnetValLoop']
