@@ -43,8 +43,12 @@ class WidthConvBN(nn.Module):
         w = self.current_choice
         y = F.conv2d(x, self.conv.weight[:w], padding=1)
         bn = self.bn
+        momentum = bn.momentum
+        if self.training and momentum is None:  # cumulative average, as nn.BatchNorm does
+            bn.num_batches_tracked += 1
+            momentum = 1.0 / float(bn.num_batches_tracked)
         return F.batch_norm(y, bn.running_mean[:w], bn.running_var[:w], bn.weight[:w],
-                            bn.bias[:w], self.training, bn.momentum, bn.eps)
+                            bn.bias[:w], self.training, momentum or 0.0, bn.eps)
 
 
 class TinySupernet(nn.Module):
