@@ -34,7 +34,7 @@ def test_subnet_val_loop_reports_each_subnet(tmp_path):
 
 def test_evolution_search_loop_with_bn_calibration_resumes(tmp_path):
     cfg = dict(test_dataloader=LOADER, train_dataloader=LOADER,
-               test_cfg=dict(type='EvolutionSearchLoop', max_epochs=2, num_candidates=4, top_k=2,
+               test_cfg=dict(type='EvolutionSearchLoop', max_epochs=2, num_candidates=3, top_k=2,
                              num_mutation=1, num_crossover=1, calibrate_sample_num=100,
                              constraints_range=dict(width=(0, 8)),
                              estimator_cfg=lambda m: {'width': m.architecture.width.current_choice},
