@@ -7,3 +7,7 @@ __all__ = ['BaseLoop', 'EpochBasedTrainLoop', 'IterBasedTrainLoop', 'TestLoop', 
 from razor_ext.engine.loops.quantization_loops import PTQLoop, QATEpochBasedLoop  # noqa: E402
 
 __all__ += ['PTQLoop', 'QATEpochBasedLoop']
+
+from razor_ext.engine.loops.search_loops import EvolutionSearchLoop, SubnetValLoop  # noqa: E402
+
+__all__ += ['EvolutionSearchLoop', 'SubnetValLoop']
