@@ -137,7 +137,10 @@ class Runner:
         """Run the training loop (with validation as ``train_cfg`` says); returns the model."""
         if self.train_loop is None:
             raise RuntimeError('this runner has no train_cfg/train_dataloader: nothing to train')
-        if self.optim_wrapper is None:
+        from razor_ext.engine.loops.train_loops import EpochBasedTrainLoop
+
+        # Search and calibration loops in train_cfg (MMRazor's convention) need no optimizer.
+        if self.optim_wrapper is None and isinstance(self.train_loop, EpochBasedTrainLoop):
             raise RuntimeError('training needs an optim_wrapper in the config')
         self.call_hook('before_run')
         model = self.train_loop.run()

@@ -60,8 +60,8 @@ class LoggerHook(Hook):
     def after_val(self, runner: Any, metrics: dict[str, float] | None = None, **kwargs: Any) -> None:
         loop = runner.train_loop
         record: dict[str, Any] = {'mode': 'val'}
-        if loop is not None:
-            record.update(epoch=loop.epoch, iter=loop.iter)
+        if loop is not None:  # a search or calibration loop may have no epoch/iter position
+            record.update({k: getattr(loop, k) for k in ('epoch', 'iter') if hasattr(loop, k)})
         record.update(metrics or {})
         self._write(runner, record)
 
