@@ -149,3 +149,21 @@ def test_distiller_connector_list_and_indices():
     assert d.connectors['proj'][0].linear.weight.grad is not None
     assert toy_models.ToyResNet is ToyResNet
     assert F.relu is torch.nn.functional.relu
+
+
+def test_a_recorded_model_can_still_be_deep_copied():
+    import copy
+
+    import torch
+    from torch import nn
+
+    from razor_ext.models.recorders import ModuleOutputsRecorder
+
+    model = nn.Sequential(nn.Linear(2, 3), nn.ReLU())
+    rec = ModuleOutputsRecorder('0')
+    rec.initialize(model)
+    with rec:
+        model(torch.ones(1, 2))
+    twin = copy.deepcopy(model)  # e.g. a student handed on to pruning or quantization
+    torch.testing.assert_close(twin(torch.ones(1, 2)), model(torch.ones(1, 2)))
+    assert len(rec.data_buffer) == 1

@@ -25,6 +25,15 @@ class BaseRecorder:
         self._initialized = False
         self._recording = False
 
+    def __getstate__(self) -> dict[str, Any]:
+        # copy.deepcopy of a model carrying this recorder's forward hook copies the recorder too.
+        # torch's hook handles cannot be copied (their weak references are gone), and the copy
+        # has nothing to record: it gets an empty, idle recorder without a handle.
+        state = dict(self.__dict__)
+        state.pop('_handle', None)
+        state['_data_buffer'], state['_recording'] = [], False
+        return state
+
     @property
     def source(self) -> str:
         return self._source
