@@ -58,7 +58,7 @@ def _plots(results: list[Any]) -> dict[str, bytes]:
     fig, ax = plt.subplots(figsize=(6, 4))
     if candidates:
         points = [(c['flops'] / 1e6, c['accuracy']) for c in candidates]
-        ax.scatter(*zip(*points), s=12, alpha=0.5, label='evaluated subnets')
+        ax.scatter(*zip(*points), s=12, alpha=0.5, label='evaluated subnets (supernet weights)')
         front = pareto_front(points)
         ax.plot(*zip(*front), 'r-o', ms=4, label='Pareto front')
     for r in done:
