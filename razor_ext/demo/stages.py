@@ -113,7 +113,7 @@ class TeacherStage(Stage):
 
 
 class NasStage(Stage):
-    name, title = 'nas', 'NAS: SPOS supernet + evolution search under a FLOPs budget'
+    name, title = 'nas', 'NAS: SPOS supernet + evolution search under half the teacher FLOPs'
 
     def available(self) -> str | None:
         return _importable('razor_ext.models.algorithms.nas:SPOS',
@@ -128,7 +128,8 @@ class NasStage(Stage):
 
         torch.manual_seed(ctx.seed)
         random.seed(ctx.seed)
-        supernet = SearchableMnistNet(width=8, depth=1)
+        # depth 1: 64 subnets, enough for the quick search; depth 2: 4,096 for the full one.
+        supernet = SearchableMnistNet(width=8, depth=1 if ctx.quick else 2)
         algo = SPOS(supernet)
 
         def loss_fn(_model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -137,17 +138,16 @@ class NasStage(Stage):
         train_epochs(algo, ctx, epochs=2 if ctx.quick else 6, loss_fn=loss_fn)
         example = ctx.test[0][:1]
         mutator = algo.mutator
-        mutator.set_max_choices()
-        budget = 0.6 * count_flops(supernet, example)
+        budget = 0.5 * count_flops(ctx.models['teacher'], example)  # half the teacher's FLOPs
         calib = [(ctx.train[0][i:i + 256],) for i in range(0, 1024, 256)]
         search = evolution_search(
             algo, lambda _m: accuracy(supernet, *ctx.val), mutator=mutator,
             constraints=dict(flops=(0, budget)),
             estimator=lambda _m: {'flops': count_flops(supernet, example)},
-            num_candidates=10 if ctx.quick else 20, top_k=5, num_mutation=4 if ctx.quick else 8,
+            num_candidates=10 if ctx.quick else 16, top_k=5, num_mutation=4 if ctx.quick else 8,
             num_crossover=4 if ctx.quick else 8, max_epochs=2 if ctx.quick else 5, seed=ctx.seed,
             calibrate_fn=bn_calibrator(calib, forward=lambda m, batch: supernet(batch[0])),
-            checkpoint=ctx.work_dir / 'search_state.pkl')
+            checkpoint=ctx.work_dir / 'search_state.pkl', resume=False)
         mutator.set_choices(search.best_choices)
         _, subnet = export_fix_subnet(supernet, slice_weight=True, path=ctx.work_dir / 'subnet.yaml')
         train_epochs(subnet, ctx, epochs=1, lr=1e-3)  # retrain the found subnet briefly
@@ -191,7 +191,7 @@ class DistillStage(Stage):
         ctx.models['current'] = student
         result = StageResult(self.name, self.title, 'done',
                              notes='student: ' + ('the NAS subnet' if 'subnet' in ctx.models
-                                                  else 'MnistCNN(width=8) (NAS stage not landed)'))
+                                                  else 'MnistCNN(width=8) (no NAS subnet)'))
         return measure(ctx, result, student, 'student.onnx')
 
 

@@ -13,10 +13,11 @@ def _conv_bn(cin: int, cout: int, kernel: int, groups: int = 1) -> nn.Sequential
 
 
 def searchable_block(channels: int, alias: str | None = None) -> OneShotMutableOP:
-    """The candidates of one searchable layer: 3x3 conv, 5x5 conv, depthwise-separable 3x3, skip."""
+    """The candidates of one searchable layer, costliest first (so ``max_choice`` is the largest
+    subnet and ``min_choice`` the smallest): 5x5 conv, 3x3 conv, depthwise-separable 3x3, skip."""
     return OneShotMutableOP({
-        'conv3x3': _conv_bn(channels, channels, 3),
         'conv5x5': _conv_bn(channels, channels, 5),
+        'conv3x3': _conv_bn(channels, channels, 3),
         'dwsep3x3': nn.Sequential(_conv_bn(channels, channels, 3, groups=channels),
                                   _conv_bn(channels, channels, 1)),
         'skip': nn.Identity(),
@@ -26,8 +27,8 @@ def searchable_block(channels: int, alias: str | None = None) -> OneShotMutableO
 @MODELS.register_module()
 class SearchableMnistNet(nn.Module):
     """Stem conv, then three stages of ``[searchable layer x depth, max-pool]`` with widths
-    ``(w, 2w, 2w)``, flattened into a linear head. Each searchable layer chooses among 3x3 conv,
-    5x5 conv, depthwise-separable 3x3 and skip (4**(3*depth) subnets).
+    ``(w, 2w, 2w)``, flattened into a linear head. Each searchable layer chooses among 5x5 conv,
+    3x3 conv, depthwise-separable 3x3 and skip (4**(3*depth) subnets).
 
     Args:
         width: channels of the first stage.
