@@ -359,7 +359,7 @@ class Registry:
 # Algorithms and the other model components register themselves when razor_ext.models is
 # imported; importing it lazily here avoids a circular import (they import this module).
 MODELS = Registry('models', locations=['razor_ext.models'])
-TASK_UTILS = Registry('task_utils', locations=['razor_ext.models.task_modules.estimators'])
+TASK_UTILS = Registry('task_utils', locations=['razor_ext.models.task_modules'])
 LOOPS = Registry('loops', locations=['razor_ext.engine'])
 HOOKS = Registry('hooks', locations=['razor_ext.engine'])
 DATASETS = Registry('datasets', locations=['razor_ext.data'])

@@ -2,12 +2,8 @@
 from razor_ext.engine.loops.base import BaseLoop
 from razor_ext.engine.loops.train_loops import EpochBasedTrainLoop, IterBasedTrainLoop
 from razor_ext.engine.loops.val_test_loops import TestLoop, ValLoop
-
-__all__ = ['BaseLoop', 'EpochBasedTrainLoop', 'IterBasedTrainLoop', 'TestLoop', 'ValLoop']
 from razor_ext.engine.loops.quantization_loops import PTQLoop, QATEpochBasedLoop  # noqa: E402
-
-__all__ += ['PTQLoop', 'QATEpochBasedLoop']
-
 from razor_ext.engine.loops.search_loops import EvolutionSearchLoop, SubnetValLoop  # noqa: E402
 
-__all__ += ['EvolutionSearchLoop', 'SubnetValLoop']
+__all__ = ['BaseLoop', 'EpochBasedTrainLoop', 'EvolutionSearchLoop', 'IterBasedTrainLoop', 'PTQLoop',
+           'QATEpochBasedLoop', 'SubnetValLoop', 'TestLoop', 'ValLoop']

@@ -1,11 +1,7 @@
-"""Algorithms: an architecture plus algorithm components (mutator, distiller, quantizer)."""
+"""Algorithms: an architecture plus algorithm components (mutator, distiller, quantizer), by
+technology: ``nas``, ``pruning``, ``distill``, ``quantization``."""
 from razor_ext.models.algorithms.base import BaseAlgorithm
+from razor_ext.models.algorithms import distill, nas, pruning  # noqa: E402,F401  (register in MODELS)
+from razor_ext.models.algorithms.quantization import MMArchitectureQuant
 
-__all__ = ['BaseAlgorithm']
-from razor_ext.models.algorithms import pruning  # noqa: E402,F401  (registers ItePruneAlgorithm, GroupFisherAlgorithm)
-from razor_ext.models.algorithms.quantization import MMArchitectureQuant  # noqa: E402
-
-__all__ += ['MMArchitectureQuant']
-
-from razor_ext.models.algorithms import distill  # noqa: E402,F401
-from razor_ext.models.algorithms import nas  # noqa: E402,F401
+__all__ = ['BaseAlgorithm', 'MMArchitectureQuant', 'distill', 'nas', 'pruning']
