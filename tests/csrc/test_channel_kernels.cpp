@@ -13,22 +13,13 @@
 #include "razor/scalar_convert.h"
 #include "razor/work_plan.h"
 
+#include "expect.h"
+
 namespace {
 
-int failures = 0;
+using razor_test::failures;
+using razor_test::lcg;
 
-#define EXPECT(cond)                                                      \
-  do {                                                                    \
-    if (!(cond)) {                                                        \
-      std::fprintf(stderr, "%s:%d: expected %s\n", __FILE__, __LINE__, #cond); \
-      ++failures;                                                         \
-    }                                                                     \
-  } while (0)
-
-uint32_t lcg(uint32_t& state) {
-  state = state * 1664525u + 1013904223u;
-  return state;
-}
 
 void test_gather_matches_loop(int64_t outer, int64_t channels, int64_t inner, int64_t elem,
                               razor::cpu::RowStores stores) {

@@ -10,22 +10,13 @@
 
 #include "razor/fake_quant.h"
 
+#include "expect.h"
+
 namespace {
 
-int failures = 0;
+using razor_test::failures;
+using razor_test::lcg;
 
-#define EXPECT(cond)                                                           \
-  do {                                                                         \
-    if (!(cond)) {                                                             \
-      std::fprintf(stderr, "%s:%d: expected %s\n", __FILE__, __LINE__, #cond); \
-      ++failures;                                                              \
-    }                                                                          \
-  } while (0)
-
-uint32_t lcg(uint32_t& state) {
-  state = state * 1664525u + 1013904223u;
-  return state;
-}
 
 bool same_bits(float a, float b) { return (std::isnan(a) && std::isnan(b)) || a == b; }
 

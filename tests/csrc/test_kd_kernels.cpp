@@ -12,17 +12,13 @@
 #include "razor/kd_row_math.h"
 #include "razor/vector_exp.h"
 
+#include "expect.h"
+
 namespace {
 
-int failures = 0;
+using razor_test::failures;
+using razor_test::lcg;
 
-#define EXPECT(cond)                                                           \
-  do {                                                                         \
-    if (!(cond)) {                                                             \
-      std::fprintf(stderr, "%s:%d: expected %s\n", __FILE__, __LINE__, #cond); \
-      ++failures;                                                              \
-    }                                                                          \
-  } while (0)
 
 int64_t ulp_distance(float a, float b) {
   int32_t ia, ib;
@@ -129,11 +125,6 @@ long double naive_kl(const std::vector<float>& s, const std::vector<float>& t, d
     kl += p * std::log(p / q);
   }
   return kl;
-}
-
-uint32_t lcg(uint32_t& state) {
-  state = state * 1664525u + 1013904223u;
-  return state;
 }
 
 void test_kd_rows_against_naive(int64_t classes, double tau, bool with_target) {
