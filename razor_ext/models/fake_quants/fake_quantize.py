@@ -7,8 +7,10 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from razor_ext import ops
 from razor_ext.models.fake_quants.functional import fake_quantize
-from razor_ext.models.observers.base import BaseObserver, ResizingBuffersMixin
+from razor_ext.models.observers.base import BaseObserver, ObserverError, ResizingBuffersMixin
+from razor_ext.models.observers.minmax import MovingAverageMinMaxObserver
 from razor_ext.registry import MODELS
 
 __all__ = ['FakeQuantize', 'build_observer']
@@ -37,6 +39,11 @@ class FakeQuantize(ResizingBuffersMixin, nn.Module):
     * ``enable_fake_quant()`` / ``disable_fake_quant()``: quantize the output (else identity);
     * ``freeze()``: stop observing for good; ``enable_observer()`` then raises until
       ``unfreeze()``.
+
+    With a moving-average min/max observer, an observing *and* quantizing forward (the QAT step)
+    is one :func:`razor_ext.ops.fused_observe_fake_quantize` call: the observer's running range,
+    ``scale`` and ``zero_point`` are updated in place and ``x`` is quantized with the new
+    qparams, as the unfused path (observe, recompute, quantize) would.
 
     Qparams are recomputed from the observer lazily (before a quantized forward, a state-dict save
     or :meth:`sync_qparams`), so the ``scale``/``zero_point`` buffers are always the ones the
@@ -152,6 +159,8 @@ class FakeQuantize(ResizingBuffersMixin, nn.Module):
 
     # ---------------------------------------------------------------- forward
     def forward(self, x: Tensor) -> Tensor:
+        if self._can_fuse(x):
+            return self._fused_observe_quantize(x)
         if bool(self.observer_enabled) and not torch.onnx.is_in_onnx_export():
             self.activation_post_process(x.detach())
             self._stale = True
@@ -162,6 +171,44 @@ class FakeQuantize(ResizingBuffersMixin, nn.Module):
             raise RuntimeError(f'{self.module_name!r}: fake quant enabled before any observation: '
                                f'calibrate first (or load calibrated qparams)')
         return self._quantize(x)
+
+    def _can_fuse(self, x: Tensor) -> bool:
+        obs = self.activation_post_process
+        return (isinstance(obs, MovingAverageMinMaxObserver) and bool(self.observer_enabled)
+                and bool(self.fake_quant_enabled) and x.dtype in (torch.float32, torch.float64)
+                and obs.eps == torch.finfo(torch.float32).eps  # the op's scale floor
+                and (obs.quant_min, obs.quant_max, obs.symmetric, obs.ch_axis)
+                == (self.quant_min, self.quant_max, self.symmetric, self.ch_axis)
+                and not torch.onnx.is_in_onnx_export())
+
+    def _fused_observe_quantize(self, x: Tensor) -> Tensor:
+        obs = self.activation_post_process
+        if x.numel() == 0:
+            raise ObserverError(f'observer of {self.module_name!r}: empty tensor')
+        self.sync_qparams()  # qparams owed to an earlier unfused observation come first
+        axis = None if self.ch_axis is None else self.ch_axis % x.dim()
+        channels = 1 if axis is None else x.shape[axis]
+        # The op sizes nothing itself. Keep the shapes the unfused observer keeps (0-dim per
+        # tensor), so the two paths can alternate without resetting the running range.
+        shape = torch.Size(() if axis is None else (channels,))
+        if obs.min_val.shape != shape:
+            if obs.min_val.numel() == channels and obs.observed:
+                obs.min_val, obs.max_val = obs.min_val.reshape(shape), obs.max_val.reshape(shape)
+            else:
+                obs.min_val = torch.full(shape, float('inf'), device=x.device)
+                obs.max_val = torch.full(shape, float('-inf'), device=x.device)
+        if self.scale.numel() != channels:
+            self._store_qparams(torch.ones(channels, device=x.device),
+                                torch.zeros(channels, dtype=torch.int32, device=x.device))
+        try:
+            y = ops.fused_observe_fake_quantize(
+                x, obs.min_val, obs.max_val, self.scale, self.zero_point, self.quant_min,
+                self.quant_max, axis, obs.averaging_constant, self.symmetric)
+        except ValueError as err:
+            raise ObserverError(f'observer of {self.module_name!r}: {err}') from None
+        self._stale = False
+        self.calibrated.fill_(True)
+        return y
 
     def _quantize(self, x: Tensor) -> Tensor:
         return fake_quantize(x, self.scale, self.zero_point, self.quant_min, self.quant_max,
