@@ -92,5 +92,5 @@ def check_float_tensors(op: str, **tensors: Tensor | None) -> None:
             raise TypeError(f"{op}: {name} must be float32, float64, bfloat16 or float16, got {t.dtype}")
         if t.dtype != first.dtype:
             raise TypeError(f"{op}: {name} has dtype {t.dtype} but {first_name} has {first.dtype}")
-        torch._check_value(t.device == first.device,
-                           lambda: f"{op}: {name} is on {t.device} but {first_name} is on {first.device}")
+        if t.device != first.device:
+            raise ValueError(f"{op}: {name} is on {t.device} but {first_name} is on {first.device}")

@@ -64,7 +64,9 @@ def _conv_args(input, weight, bias, out_channels, stride, padding, dilation, gro
     kernel_size = as_optional_int(_OP, "kernel_size", kernel_size)
     if isinstance(groups, bool) or not isinstance(groups, int):
         raise TypeError(f"{_OP}: groups must be an int, got {type(groups).__name__}")
-    output_shape(input, weight, bias, out_channels, stride, padding, dilation, groups, kernel_size)
+    if not torch.compiler.is_compiling():  # traced calls meet the same checks in the fake impl
+        output_shape(input, weight, bias, out_channels, stride, padding, dilation, groups,
+                     kernel_size)
     return input, weight, bias, out_channels, stride, padding, dilation, groups, kernel_size
 
 
