@@ -23,10 +23,15 @@ namespace {
 
 using Grads = std::tuple<at::Tensor, at::Tensor, at::Tensor>;
 
-// gemm pays off while the output has few columns per call (N * H_out * W_out): there the slicing
-// copy and the backend's weight packing are a large share of a small convolution. Measured on the
-// benchmark layers (benchmarks/test_bench_dynamic_conv.py, RESULTS.md).
-constexpr int64_t kGemmMaxColumns = 256;
+// Path choice, from single-thread CPU-time measurements of forward + backward on ResNet-50-like
+// layers at 50% width (benchmarks/test_bench_dynamic_conv.py, RESULTS.md):
+// - a k x k kernel (k > 1) pays off on gemm only while a call has few output pixels (N * H_out *
+//   W_out): 512ch 7x7 at batch 1 (49 columns) 1.25x the static conv against 1.34x on conv, but
+//   256ch 14x14 at batch 1 (196 columns) 1.36x against 1.19x: per-sample GEMMs lose to the
+//   backend's batched conv, and the conv path's weight copy is then a small share;
+// - a 1x1 stride-1 kernel needs no im2col, and its GEMMs beat the backend's 1x1 conv from batch 1
+//   to 32 on 64ch 56x56 (0.58x-1.34x of the static conv, against 1.05x-1.48x on conv).
+constexpr int64_t kGemmMaxColumns = 128;
 
 void check_float(const char* op, const char* name, const at::Tensor& t) {
   TORCH_CHECK_TYPE(t.layout() == at::kStrided, op, ": ", name, " must be a dense (strided) tensor");
@@ -137,6 +142,11 @@ at::Tensor weight_matrix(const at::Tensor& weight, const ConvPlan& p) {
   return weight.view({p.O, p.I * kk}).narrow(0, 0, p.o).narrow(1, 0, p.i * kk);
 }
 
+bool pointwise(const ConvPlan& p) {
+  return p.K == 1 && p.stride[0] == 1 && p.stride[1] == 1 && p.padding[0] == 0 &&
+         p.padding[1] == 0;
+}
+
 enum class Path { kGemm, kConv };
 
 Path choose_path(c10::string_view algorithm, const at::Tensor& input, const at::Tensor& weight,
@@ -152,12 +162,8 @@ Path choose_path(c10::string_view algorithm, const at::Tensor& input, const at::
                     "'conv', got '", std::string(algorithm), "'");
   // All input channels and the full kernel: weight[:o] is contiguous, the static conv itself.
   if (!gemm_ok || p.i == p.I) return Path::kConv;
+  if (pointwise(p)) return Path::kGemm;
   return input.size(0) * p.out_hw[0] * p.out_hw[1] <= kGemmMaxColumns ? Path::kGemm : Path::kConv;
-}
-
-bool pointwise(const ConvPlan& p) {
-  return p.K == 1 && p.stride[0] == 1 && p.stride[1] == 1 && p.padding[0] == 0 &&
-         p.padding[1] == 0;
 }
 
 // im2col of one sample (C, H, W) -> (C*K*K, L); a 1x1 stride-1 kernel reads the sample as it is.
