@@ -12,6 +12,7 @@
 #include <ATen/ATen.h>
 #include <torch/library.h>
 
+#include <algorithm>
 #include <array>
 #include <optional>
 #include <string>
@@ -172,13 +173,23 @@ at::Tensor columns(const at::Tensor& sample, const ConvPlan& p) {
   return at::im2col(sample, {p.K, p.K}, p.dilation, p.padding, p.stride);
 }
 
+// Weight-gradient partial products of a 1x1 conv are held for at most this many values at a time.
+constexpr int64_t kPointwiseGradValues = int64_t{1} << 22;
+
 at::Tensor conv_forward_gemm(const at::Tensor& input, const at::Tensor& weight,
                              const std::optional<at::Tensor>& bias, const ConvPlan& p) {
   const at::Tensor x = input.contiguous();
   const int64_t n = x.size(0), cols = p.out_hw[0] * p.out_hw[1];
   at::Tensor out = at::empty({n, p.o, p.out_hw[0], p.out_hw[1]}, x.options());
   const at::Tensor w = weight_matrix(weight, p);
-  const at::Tensor out3 = out.view({n, p.o, cols});
+  at::Tensor out3 = out.view({n, p.o, cols});
+  if (pointwise(p)) {
+    // One batched GEMM for the whole batch (the weight broadcast with a zero batch stride): one
+    // parallel region instead of one per sample, which matters on a loaded machine.
+    at::bmm_out(out3, w.expand({n, p.o, p.i}), x.view({n, p.i, cols}));
+    if (bias.has_value()) out3.add_(bias->narrow(0, 0, p.o).view({1, p.o, 1}));
+    return out;
+  }
   std::optional<at::Tensor> b;
   if (bias.has_value()) b = bias->narrow(0, 0, p.o).unsqueeze(1).expand({p.o, cols});
   for (int64_t s = 0; s < n; ++s) {
@@ -205,8 +216,11 @@ at::Tensor dynamic_conv2d(const at::Tensor& input, const at::Tensor& weight,
   }
   std::optional<at::Tensor> b;
   if (bias.has_value()) b = bias->narrow(0, 0, p.o);
+  // Contiguous whatever the backend picked (channels-last input gives a channels-last output):
+  // the fake impl promises contiguous outputs to torch.compile.
   return at::convolution(input, active_weight(weight, p), b, p.stride, p.padding, p.dilation,
-                         false, {0, 0}, p.groups);
+                         false, {0, 0}, p.groups)
+      .contiguous();
 }
 
 // A full-size weight gradient whose entries outside the active block are zero; the block itself
@@ -239,6 +253,29 @@ Grads conv_backward_gemm(const at::Tensor& grad_out, const at::Tensor& input,
   if (mask[1]) grad_weight = full_weight_grad(weight, p);
   at::Tensor gw = mask[1] ? weight_matrix(grad_weight, p) : at::Tensor();
   const at::Tensor wt = w.t();
+  if (pointwise(p)) {
+    const at::Tensor x3 = x.view({n, p.i, cols});
+    if (mask[0]) {
+      at::Tensor gi3 = grad_input.view({n, p.i, cols});
+      at::bmm_out(gi3, wt.expand({n, p.i, p.o}), g3);
+    }
+    if (mask[1]) {
+      // sum_s g[s] @ x[s]^T, a batched GEMM per chunk of samples, summed into the block.
+      const int64_t chunk = std::max<int64_t>(1, kPointwiseGradValues / (p.o * p.i));
+      for (int64_t s = 0; s < n; s += chunk) {
+        const int64_t len = std::min(chunk, n - s);
+        const at::Tensor part =
+            at::bmm(g3.narrow(0, s, len), x3.narrow(0, s, len).transpose(1, 2)).sum(0);
+        if (s == 0) {
+          gw.copy_(part);
+        } else {
+          gw.add_(part);
+        }
+      }
+    }
+    if (mask[2]) grad_bias = full_bias_grad(grad_out, p);
+    return {grad_input, grad_weight, grad_bias};
+  }
   for (int64_t s = 0; s < n; ++s) {
     const at::Tensor g = g3.select(0, s);
     if (mask[1]) {
@@ -270,6 +307,7 @@ Grads conv_backward_conv(const at::Tensor& grad_out, const at::Tensor& input,
       grad_out, input, active_weight(weight, p), std::nullopt, p.stride, p.padding, p.dilation,
       false, {0, 0}, p.groups, {mask[0], mask[1], false});
   at::Tensor grad_weight, grad_bias;
+  if (mask[0]) grad_input = grad_input.contiguous();
   if (mask[1]) {
     grad_weight = full_weight_grad(weight, p);
     active_weight(grad_weight, p).copy_(gw);

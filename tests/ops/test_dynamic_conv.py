@@ -278,6 +278,16 @@ def test_conv_opcheck(case, algorithm):
     torch.library.opcheck(torch.ops.razor_ext.dynamic_conv2d.default, args)
 
 
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_conv_opcheck_channels_last_input(algorithm):
+    # The backend may answer a channels-last input in channels-last; the op promises contiguous.
+    x, w, b, _ = conv_inputs("half_width_3x3", torch.float32, batch=2, hw=(6, 5))
+    x = x.detach().to(memory_format=torch.channels_last).requires_grad_()
+    args = (x, w, b, 6, [1, 1], [1, 1], [1, 1], 1, None, algorithm)
+    torch.library.opcheck(torch.ops.razor_ext.dynamic_conv2d.default, args)
+    assert torch.ops.razor_ext.dynamic_conv2d(*args).is_contiguous()
+
+
 @pytest.mark.parametrize("case", ["half_width_3x3", "pointwise_strided", "stride_dilation",
                                   "crop_5_to_3", "depthwise_crop"])
 @pytest.mark.parametrize("algorithm", ["gemm", "conv"])
