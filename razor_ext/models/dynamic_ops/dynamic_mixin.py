@@ -35,20 +35,22 @@ class DynamicMixin:
         if attr not in self.accepted_mutable_attrs:
             raise ValueError(f'{type(self).__name__} has no elastic attribute {attr!r}; '
                              f'it accepts {list(self.accepted_mutable_attrs)}')
-        choices: list[Any]
         if isinstance(mutable, BaseMutable):
-            self._derived_attrs.pop(attr, None)
-            self.mutable_attrs[attr] = mutable
             choices = list(mutable.choices)
         elif isinstance(mutable, DerivedMutable):
-            self.mutable_attrs.pop(attr, None) if attr in self.mutable_attrs else None
-            self._derived_attrs[attr] = mutable
             choices = [mutable.current_choice]
         else:
             raise TypeError(f'{attr}: expected a BaseMutable or DerivedMutable, got '
                             f'{type(mutable).__name__}')
-        for choice in choices:
+        for choice in choices:  # before registering: a rejected mutable leaves no trace
             self._check_attr_choice(attr, choice)
+        self._derived_attrs.pop(attr, None)
+        if attr in self.mutable_attrs:
+            del self.mutable_attrs[attr]
+        if isinstance(mutable, BaseMutable):
+            self.mutable_attrs[attr] = mutable
+        else:
+            self._derived_attrs[attr] = mutable
         return self
 
     def _check_attr_choice(self, attr: str, choice: Any) -> None:
