@@ -27,7 +27,8 @@ def _to_static(model: nn.Module) -> nn.Module:
     """Replace every OneShotMutableOP by its chosen candidate and every dynamic op by its static
     op (plain torch modules), recursively."""
     if isinstance(model, (OneShotMutableOP, DynamicMixin)):
-        return _to_static(model.to_static_op())
+        # a freshly built static layer starts in training mode: keep the supernet's mode
+        return _to_static(model.to_static_op().train(model.training))
     for name, child in list(model.named_children()):
         setattr(model, name, _to_static(child))
     return model

@@ -62,7 +62,7 @@ class DynamicMultiheadAttention(DynamicMixin, MultiheadSelfAttention):
         >>> heads = OneShotMutableValue([2, 4])
         >>> _ = mha.register_mutable_attr('num_heads', heads); heads.current_choice = 2
         >>> mha(torch.randn(2, 3, 12)).shape, mha.to_static_op().w_qs.weight.shape
-        (torch.Size([2, 3, 12]), torch.Size([8, 12]))
+        (torch.Size([2, 3, 12]), torch.Size([8, 16]))
     """
 
     accepted_mutable_attrs = ('embed_dims', 'num_heads')
@@ -70,7 +70,6 @@ class DynamicMultiheadAttention(DynamicMixin, MultiheadSelfAttention):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._init_dynamic()
-        self._seen_in: int | None = None
 
     def _check_attr_choice(self, attr: str, choice: Any) -> None:
         full = self.embed_dims if attr == 'embed_dims' else self.num_heads
@@ -84,7 +83,6 @@ class DynamicMultiheadAttention(DynamicMixin, MultiheadSelfAttention):
             raise ValueError(f'DynamicMultiheadAttention: embed_dims mutable chose {e} but the input '
                              f'has {x.shape[-1]} features')
         self._check_attr_choice('embed_dims', e)
-        self._seen_in = e
         heads = self.active('num_heads', self.num_heads)
         inner = heads * self.head_dims
         q, k, v = (ops.dynamic_linear(x, lin.weight, lin.bias, inner)
@@ -94,7 +92,7 @@ class DynamicMultiheadAttention(DynamicMixin, MultiheadSelfAttention):
 
     def to_static_op(self) -> MultiheadSelfAttention:
         """A :class:`MultiheadSelfAttention` of the active size with copies of the weights."""
-        e = self.active('embed_dims', self._seen_in or self.embed_dims)
+        e = self.active('embed_dims', self.embed_dims)
         heads = self.active('num_heads', self.num_heads)
         inner = heads * self.head_dims
         static = MultiheadSelfAttention(e, heads, self.head_dims, self.proj.bias is not None)

@@ -49,7 +49,6 @@ class DynamicConv2d(DynamicMixin, nn.Conv2d):
             raise ValueError(f"DynamicConv2d supports padding_mode='zeros' only, got {self.padding_mode!r}")
         if self.kernel_size[0] != self.kernel_size[1]:
             raise ValueError(f'DynamicConv2d needs a square kernel, got {self.kernel_size}')
-        self._seen_in: int | None = None
 
     @property
     def depthwise(self) -> bool:
@@ -79,7 +78,7 @@ class DynamicConv2d(DynamicMixin, nn.Conv2d):
 
     def active_shape(self, in_channels: int | None = None) -> tuple[int, int, int]:
         """``(in, out, kernel)`` of the active sub-conv."""
-        cin = self.active('in_channels', in_channels or self._seen_in or self.in_channels)
+        cin = self.active('in_channels', in_channels or self.in_channels)
         cout = cin if self.depthwise else self.active('out_channels', self.out_channels)
         return cin, cout, self.active('kernel_size', self.kernel_size[0])
 
@@ -88,7 +87,6 @@ class DynamicConv2d(DynamicMixin, nn.Conv2d):
         if cin != x.shape[1]:
             raise ValueError(f'{type(self).__name__}: in_channels mutable chose {cin} but the input '
                              f'has {x.shape[1]} channels')
-        self._seen_in = cin
         return self._forward_active(x, cout, k)
 
     def _active_weight_source(self, k: int) -> tuple[Tensor, int | None]:

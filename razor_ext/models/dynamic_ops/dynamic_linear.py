@@ -35,7 +35,6 @@ class DynamicLinear(DynamicMixin, nn.Linear):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._init_dynamic()
-        self._seen_in: int | None = None
 
     def _check_attr_choice(self, attr: str, choice: Any) -> None:
         full = self.in_features if attr == 'in_features' else self.out_features
@@ -47,12 +46,11 @@ class DynamicLinear(DynamicMixin, nn.Linear):
         if cin != x.shape[-1]:
             raise ValueError(f'DynamicLinear: in_features mutable chose {cin} but the input has '
                              f'{x.shape[-1]} features')
-        self._seen_in = cin
         return ops.dynamic_linear(x, self.weight, self.bias, self.active('out_features', self.out_features))
 
     def to_static_op(self) -> nn.Linear:
         """A plain ``nn.Linear`` holding a copy of the active weights."""
-        cin = self.active('in_features', self._seen_in or self.in_features)
+        cin = self.active('in_features', self.in_features)
         cout = self.active('out_features', self.out_features)
         static = nn.Linear(cin, cout, self.bias is not None, device=self.weight.device,
                            dtype=self.weight.dtype)

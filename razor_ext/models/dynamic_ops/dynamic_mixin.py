@@ -15,6 +15,11 @@ class DynamicMixin:
     A :class:`BaseMutable` is registered as a submodule under ``mutable_attrs`` (so a
     ``NasMutator`` finds it and one mutable shared by several ops is one search group); a
     :class:`DerivedMutable` (e.g. ``expand * 4``) is kept aside and never searched itself.
+    Input-side widths (``in_channels``, ``in_features``, ``num_features``, ``embed_dims``) follow
+    the input in ``forward``. Register the upstream mutable on them wherever the input width is
+    elastic: the static op takes its width from that mutable (else the full width), and a
+    forward whose input disagrees with it raises, so a subnet export is never silently wrong.
+
     Subclasses list their elastic attributes in ``accepted_mutable_attrs`` and implement
     ``to_static_op()``.
     """

@@ -29,7 +29,9 @@ class DynamicBatchNorm2d(DynamicMixin, nn.BatchNorm2d):
     Shapes: ``(N, C_active, H, W)`` -> same.
 
     Example:
-        >>> bn = DynamicBatchNorm2d(8)
+        >>> from razor_ext.models.mutables import OneShotMutableChannel
+        >>> bn = DynamicBatchNorm2d(8).register_mutable_attr('num_features', OneShotMutableChannel(8, [3, 8]))
+        >>> bn.get_mutable_attr('num_features').current_choice = 3
         >>> _ = bn(torch.randn(4, 3, 2, 2))
         >>> bool(bn.running_mean[3:].eq(0).all()), bn.to_static_op().num_features
         (True, 3)
@@ -40,7 +42,6 @@ class DynamicBatchNorm2d(DynamicMixin, nn.BatchNorm2d):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._init_dynamic()
-        self._seen_in: int | None = None
 
     def _check_attr_choice(self, attr: str, choice: Any) -> None:
         _check_width(self, choice, self.num_features)
@@ -52,7 +53,6 @@ class DynamicBatchNorm2d(DynamicMixin, nn.BatchNorm2d):
                              f'{x.shape[1]} channels')
         self._check_input_dim(x)
         _check_width(self, c, self.num_features)
-        self._seen_in = c
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats and self.num_batches_tracked is not None:
             self.num_batches_tracked.add_(1)
@@ -68,7 +68,7 @@ class DynamicBatchNorm2d(DynamicMixin, nn.BatchNorm2d):
 
     def to_static_op(self) -> nn.BatchNorm2d:
         """A plain ``nn.BatchNorm2d`` with copies of the active parameters and statistics."""
-        c = self.active('num_features', self._seen_in or self.num_features)
+        c = self.active('num_features', self.num_features)
         static = nn.BatchNorm2d(c, self.eps, self.momentum, self.affine, self.track_running_stats,
                                 device=self.running_mean.device if self.running_mean is not None else None)
         with torch.no_grad():
@@ -90,7 +90,7 @@ class DynamicLayerNorm(DynamicMixin, nn.LayerNorm):
     Example:
         >>> ln = DynamicLayerNorm(16)
         >>> ln(torch.randn(2, 5, 12)).shape, ln.to_static_op().normalized_shape
-        (torch.Size([2, 5, 12]), (12,))
+        (torch.Size([2, 5, 12]), (16,))
     """
 
     accepted_mutable_attrs = ('num_features',)
@@ -100,7 +100,6 @@ class DynamicLayerNorm(DynamicMixin, nn.LayerNorm):
         if len(self.normalized_shape) != 1:
             raise ValueError(f'DynamicLayerNorm normalizes one dim, got {self.normalized_shape}')
         self._init_dynamic()
-        self._seen_in: int | None = None
 
     def _check_attr_choice(self, attr: str, choice: Any) -> None:
         _check_width(self, choice, self.normalized_shape[0])
@@ -111,12 +110,11 @@ class DynamicLayerNorm(DynamicMixin, nn.LayerNorm):
             raise ValueError(f'DynamicLayerNorm: num_features mutable chose {d} but the input has '
                              f'{x.shape[-1]} features')
         _check_width(self, d, self.normalized_shape[0])
-        self._seen_in = d
         return F.layer_norm(x, (d,), None if self.weight is None else self.weight[:d],
                             None if self.bias is None else self.bias[:d], self.eps)
 
     def to_static_op(self) -> nn.LayerNorm:
-        d = self.active('num_features', self._seen_in or self.normalized_shape[0])
+        d = self.active('num_features', self.normalized_shape[0])
         static = nn.LayerNorm(d, self.eps, self.elementwise_affine, bias=self.bias is not None)
         with torch.no_grad():
             if self.weight is not None:
