@@ -179,3 +179,35 @@ def test_mutator_groups_aliases_and_never_searches_derived_values():
     assert model.stages[0][1].pw.active_shape(8)[1] == 8 * 3  # derived: width * expand
     with pytest.raises(ValueError, match=r"stage0.width.*not one of \[8, 16\]"):
         mutator.set_choices({**mutator.current_choices, 'stage0.width': 12})
+
+
+@pytest.mark.parametrize('build', [ElasticMobileNet, ElasticViT], ids=['mobilenet', 'vit'])
+def test_estimator_counts_the_active_subnet_as_its_static_copy(build):
+    from razor_ext.models.task_modules.estimators import ResourceEstimator
+    torch.manual_seed(0)
+    model = build().eval()
+    mutator = NasMutator()
+    mutator.prepare_from_supernet(model)
+    est = ResourceEstimator(input_shape=(1, 1, 28, 28), units=None)
+    results = []
+    for kind in ('max', 'min', 'random'):
+        mutator.set_choices(mutator.sample_choices(kind))
+        _, static = export_fix_subnet(model, slice_weight=True)
+        got, want = est.estimate(model), est.estimate(static)
+        assert got == want and got['flops'] > 0
+        results.append(got)
+    assert results[1]['flops'] < results[0]['flops'] / 2 and results[1]['params'] < results[0]['params']
+
+
+def test_elastic_conv_at_half_width_has_a_quarter_of_the_flops():
+    from razor_ext.models.task_modules.estimators import ResourceEstimator
+    conv = DynamicConv2d(16, 16, 3, padding=1, bias=False)
+    width = OneShotMutableChannel(16, [8, 16])
+    conv.register_mutable_attr('out_channels', width)
+    net = nn.Sequential(DynamicConv2d(16, 16, 1, bias=False).register_mutable_attr('out_channels', width), conv)
+    est = ResourceEstimator(input_shape=(1, 16, 8, 8), units=None)
+    full = est.estimate(conv)['flops']
+    assert full == 2 * 16 * 16 * 9 * 64
+    width.current_choice = 8
+    assert est.estimate(net)['flops'] == 2 * 8 * 16 * 64 + 2 * 8 * 8 * 9 * 64
+    assert est.estimate(net)['params'] == 8 * 16 + 8 * 8 * 9

@@ -90,6 +90,14 @@ class DynamicMultiheadAttention(DynamicMixin, MultiheadSelfAttention):
         out = self.attend(q, k, v, heads, self.head_dims)
         return ops.dynamic_linear(out, self.proj.weight, self.proj.bias, e)
 
+    def owned_parameters(self) -> list[nn.Parameter]:
+        return list(self.parameters())  # the projections are run by this op, not called
+
+    def count_active_params(self, x: Tensor) -> int:
+        e, inner = x.shape[-1], self.active('num_heads', self.num_heads) * self.head_dims
+        has_bias = self.proj.bias is not None
+        return 3 * (inner * e + inner * has_bias) + e * inner + e * has_bias
+
     def to_static_op(self) -> MultiheadSelfAttention:
         """A :class:`MultiheadSelfAttention` of the active size with copies of the weights."""
         e = self.active('embed_dims', self.embed_dims)

@@ -100,6 +100,11 @@ class DynamicConv2d(DynamicMixin, nn.Conv2d):
         return ops.dynamic_conv2d(x, weight, self.bias, cout, self.stride, self._padding_for(k),
                                   self.dilation, groups, crop)
 
+    def count_active_params(self, x: Tensor) -> int:
+        cin, cout, k = self.active_shape(x.shape[1])
+        per_out = (1 if self.depthwise else cin) * k * k
+        return cout * per_out + (cout if self.bias is not None else 0)
+
     def to_static_op(self) -> nn.Conv2d:
         """A plain ``nn.Conv2d`` holding a copy of the active weights (same outputs)."""
         cin, cout, k = self.active_shape()

@@ -48,6 +48,10 @@ class DynamicLinear(DynamicMixin, nn.Linear):
                              f'{x.shape[-1]} features')
         return ops.dynamic_linear(x, self.weight, self.bias, self.active('out_features', self.out_features))
 
+    def count_active_params(self, x: Tensor) -> int:
+        cout = self.active('out_features', self.out_features)
+        return cout * x.shape[-1] + (cout if self.bias is not None else 0)
+
     def to_static_op(self) -> nn.Linear:
         """A plain ``nn.Linear`` holding a copy of the active weights."""
         cin = self.active('in_features', self.in_features)

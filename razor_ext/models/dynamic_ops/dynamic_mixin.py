@@ -75,5 +75,13 @@ class DynamicMixin:
         self._check_attr_choice(attr, value)
         return value
 
+    def owned_parameters(self) -> list[nn.Parameter]:
+        """The parameters :meth:`count_active_params` accounts for."""
+        return list(self.parameters(recurse=False))  # type: ignore[attr-defined]
+
+    def count_active_params(self, x: Any) -> int:
+        """Parameters of the active sub-op for input ``x`` (what its static op would hold)."""
+        raise NotImplementedError
+
     def to_static_op(self) -> nn.Module:
         raise NotImplementedError

@@ -66,6 +66,9 @@ class DynamicBatchNorm2d(DynamicMixin, nn.BatchNorm2d):
                             None if self.bias is None else self.bias[:c], use_batch_stats, factor,
                             self.eps)
 
+    def count_active_params(self, x: Tensor) -> int:
+        return 2 * x.shape[1] if self.affine else 0
+
     def to_static_op(self) -> nn.BatchNorm2d:
         """A plain ``nn.BatchNorm2d`` with copies of the active parameters and statistics."""
         c = self.active('num_features', self.num_features)
@@ -112,6 +115,9 @@ class DynamicLayerNorm(DynamicMixin, nn.LayerNorm):
         _check_width(self, d, self.normalized_shape[0])
         return F.layer_norm(x, (d,), None if self.weight is None else self.weight[:d],
                             None if self.bias is None else self.bias[:d], self.eps)
+
+    def count_active_params(self, x: Tensor) -> int:
+        return sum(x.shape[-1] for p in (self.weight, self.bias) if p is not None)
 
     def to_static_op(self) -> nn.LayerNorm:
         d = self.active('num_features', self.normalized_shape[0])

@@ -53,6 +53,12 @@ class DynamicSequential(DynamicMixin, nn.Sequential):
     def __iter__(self):  # type: ignore[no-untyped-def]
         return iter(self.pure_blocks)
 
+    def owned_parameters(self) -> list[nn.Parameter]:
+        return []  # the blocks count themselves when they run
+
+    def count_active_params(self, x: Any) -> int:
+        return 0
+
     def to_static_op(self) -> nn.Sequential:
         """An ``nn.Sequential`` of the active blocks (still dynamic inside: the subnet export
         converts them in turn)."""
