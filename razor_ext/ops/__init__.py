@@ -12,3 +12,8 @@ from razor_ext.ops.lsq_fake_quantize import lsq_fake_quantize
 
 __all__ = ["channel_gather", "channel_norms", "cwd_loss", "dkd_loss", "fake_quantize",
            "fused_observe_fake_quantize", "kd_kl_div", "lsq_fake_quantize", "reference"]
+
+from razor_ext.ops.dynamic_conv import dynamic_conv2d  # noqa: E402
+from razor_ext.ops.dynamic_linear import dynamic_linear  # noqa: E402
+
+__all__ += ["dynamic_conv2d", "dynamic_linear"]

@@ -57,3 +57,40 @@ def check_one_device(op: str, tensors: Sequence[Tensor], index: Tensor | None = 
             lambda: f"{op}: index is on {index.device} but tensors[0] is on {tensors[0].device}; "
             "index and tensors must be on one device",
         )
+
+
+def as_int_pair(op: str, name: str, value: int | Sequence[int]) -> list[int]:
+    """An int or a pair of ints (conv stride / padding / dilation) as a list of two ints."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return [value, value]
+    values = as_int_list(op, name, value)
+    if len(values) != 2:
+        raise ValueError(f"{op}: {name} must be an int or 2 ints, got {len(values)} values")
+    return values
+
+
+def as_optional_int(op: str, name: str, value: int | None) -> int | None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+        raise TypeError(f"{op}: {name} must be an int or None, got {type(value).__name__}")
+    return value
+
+
+FLOAT_DTYPES = (torch.float32, torch.float64, torch.bfloat16, torch.float16)
+
+
+def check_float_tensors(op: str, **tensors: Tensor | None) -> None:
+    """Dense floating tensors of the first one's dtype and device (None entries are skipped)."""
+    first_name, first = next(iter(tensors.items()))
+    for name, t in tensors.items():
+        if t is None:
+            continue
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{op}: {name} must be a torch.Tensor, got {type(t).__name__}")
+        if t.layout != torch.strided:
+            raise TypeError(f"{op}: {name} must be a dense (strided) tensor, got layout {t.layout}")
+        if t.dtype not in FLOAT_DTYPES:
+            raise TypeError(f"{op}: {name} must be float32, float64, bfloat16 or float16, got {t.dtype}")
+        if t.dtype != first.dtype:
+            raise TypeError(f"{op}: {name} has dtype {t.dtype} but {first_name} has {first.dtype}")
+        if t.device != first.device:
+            raise ValueError(f"{op}: {name} is on {t.device} but {first_name} is on {first.device}")

@@ -14,6 +14,7 @@ import yaml
 from torch import nn
 
 from razor_ext.fileio import atomic_write_text
+from razor_ext.models.dynamic_ops.dynamic_mixin import DynamicMixin
 from razor_ext.models.mutables.base_mutable import BaseMutable
 from razor_ext.models.mutables.one_shot_mutable_op import OneShotMutableOP
 
@@ -23,12 +24,13 @@ def _mutables(model: nn.Module) -> dict[str, BaseMutable]:
 
 
 def _to_static(model: nn.Module) -> nn.Module:
-    """Replace every OneShotMutableOP by its chosen candidate (plain torch modules)."""
+    """Replace every OneShotMutableOP by its chosen candidate and every dynamic op by its static
+    op (plain torch modules), recursively."""
+    if isinstance(model, (OneShotMutableOP, DynamicMixin)):
+        # a freshly built static layer starts in training mode: keep the supernet's mode
+        return _to_static(model.to_static_op().train(model.training))
     for name, child in list(model.named_children()):
-        if isinstance(child, OneShotMutableOP):
-            setattr(model, name, _to_static(child.to_static_op()))
-        else:
-            _to_static(child)
+        setattr(model, name, _to_static(child))
     return model
 
 

@@ -50,6 +50,7 @@ class OneShotMutableValue(BaseMutable):
         raise RuntimeError('a mutable value is read (current_choice), not called')
 
     def derive(self, fn: Callable[[Any], Any]) -> DerivedMutable:
+        """A :class:`DerivedMutable` whose choice is ``fn(self.current_choice)``."""
         return DerivedMutable(fn, self)
 
     def __mul__(self, other: Any) -> DerivedMutable:
@@ -65,9 +66,10 @@ class OneShotMutableValue(BaseMutable):
 
 
 class DerivedMutable:
-    """A read-only value derived from a source mutable: ``current_choice`` follows the source.
+    """A read-only value derived from source mutables: ``current_choice`` follows the sources.
 
-    Not a search group of its own (the mutator searches its source only).
+    Not a search group of its own (the mutator searches its sources only). ``fn`` takes the
+    sources' current choices, in order.
 
     Example:
         >>> width = OneShotMutableValue([8, 16])
@@ -75,17 +77,41 @@ class DerivedMutable:
         >>> width.current_choice = 8
         >>> half.current_choice
         4
+        >>> DerivedMutable.concat(width, half).current_choice  # torch.cat of two branches
+        12
     """
 
-    def __init__(self, fn: Callable[[Any], Any], source: BaseMutable) -> None:
-        self.fn, self.source = fn, source
+    def __init__(self, fn: Callable[..., Any], *sources: Any) -> None:
+        if not sources:
+            raise ValueError('a DerivedMutable needs at least one source mutable')
+        self.fn, self.sources = fn, sources
+
+    @property
+    def source(self) -> Any:
+        return self.sources[0]
 
     @property
     def current_choice(self) -> Any:
-        return self.fn(self.source.current_choice)
+        return self.fn(*(s.current_choice for s in self.sources))
+
+    @classmethod
+    def concat(cls, *mutables: Any) -> DerivedMutable:
+        """The channel count of ``torch.cat`` of tensors whose widths are ``mutables``."""
+        return cls(lambda *values: sum(values), *mutables)
+
+    def derive(self, fn: Callable[[Any], Any]) -> DerivedMutable:
+        return DerivedMutable(lambda *v: fn(self.fn(*v)), *self.sources)
 
     def __mul__(self, other: Any) -> DerivedMutable:
-        return DerivedMutable(lambda v: operator.mul(self.fn(v), other), self.source)
+        return self.derive(lambda v: operator.mul(v, other))
+
+    __rmul__ = __mul__
 
     def __floordiv__(self, other: Any) -> DerivedMutable:
-        return DerivedMutable(lambda v: operator.floordiv(self.fn(v), other), self.source)
+        return self.derive(lambda v: operator.floordiv(v, other))
+
+    def __add__(self, other: Any) -> DerivedMutable:
+        return self.derive(lambda v: operator.add(v, other))
+
+    def __repr__(self) -> str:
+        return f'DerivedMutable(current_choice={self.current_choice!r})'

@@ -11,6 +11,8 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from razor_ext.models.dynamic_ops.dynamic_mixin import DynamicMixin
+from razor_ext.models.task_modules.estimators import op_flops  # noqa: F401  (FLOPs of our ops)
 from razor_ext.registry import TASK_UTILS
 
 
@@ -22,7 +24,8 @@ class ResourceEstimator:
     counts functional ops (matmul, attention, interpolate...) as well as module calls and sees
     the true ``groups`` of grouped/depthwise convs. ``params`` counts each parameter of the
     modules that ran exactly once, so a supernet reports its current subnet: unchosen candidates
-    are not counted. Units: ``flops`` are **FLOPs** (2 per multiply-add; MMRazor reports
+    are not counted, and a dynamic op counts the active slice of its weights
+    (``count_active_params``) and the FLOPs of its active sub-op. Units: ``flops`` are **FLOPs** (2 per multiply-add; MMRazor reports
     multiply-adds, i.e. half of this), in millions when ``units='M'``; ``params`` likewise.
 
     Args:
@@ -54,7 +57,17 @@ class ResourceEstimator:
         ran: set[int] = set()
         params: list[nn.Parameter] = []
 
-        def record(module: nn.Module, _inputs: Any) -> None:
+        active_params = 0
+
+        def record(module: nn.Module, inputs: Any) -> None:
+            nonlocal active_params
+            if isinstance(module, DynamicMixin):
+                # the active slice of a dynamic op's weights, counted once per op
+                if id(module) not in ran:
+                    ran.add(id(module))
+                    ran.update(id(p) for p in module.owned_parameters())
+                    active_params += module.count_active_params(inputs[0])
+                return
             for p in module.parameters(recurse=False):
                 if id(p) not in ran:
                     ran.add(id(p))
@@ -70,7 +83,7 @@ class ResourceEstimator:
             handle.remove()
             model.train(was_training)
         result: dict[str, Any] = {'flops': self._scale(int(counter.get_total_flops())),
-                                  'params': self._scale(sum(p.numel() for p in params))}
+                                  'params': self._scale(sum(p.numel() for p in params) + active_params)}
         if self.measure_latency:
             result['latency'] = self._latency_ms(model, x)
         return result

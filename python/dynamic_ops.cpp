@@ -1,0 +1,459 @@
+// dynamic_conv2d / dynamic_linear: run the active sub-weight of a supernet layer (leading output and
+// input channels, a centred kernel crop) without copying it out of the full weight first, and give
+// the full weight its gradient (zeros outside the active block).
+//
+// Composed of ATen calls only, so the same code serves every device (registered for CPU and CUDA
+// below; CUDA is not measured). Two paths, chosen by shape (see choose_path):
+//   gemm: per sample, im2col of the active input and one GEMM with the weight sub-block read in place
+//         through its leading-dimension stride (a (O, I*K*K) matrix's rows [:o], columns [:i*K*K]);
+//         backward GEMMs write the weight gradient straight into the full gradient's sub-block.
+//   conv: at::convolution on the strided sub-weight view (the backend packs it as it would a
+//         contiguous weight); backward embeds the sub-block gradient into the full one.
+#include <ATen/ATen.h>
+#include <torch/library.h>
+
+#include <algorithm>
+#include <array>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <vector>
+
+namespace razor_ext {
+namespace {
+
+using Grads = std::tuple<at::Tensor, at::Tensor, at::Tensor>;
+
+// Path choice, from single-thread CPU-time measurements of forward + backward on ResNet-50-like
+// layers at 50% width (benchmarks/test_bench_dynamic_conv.py, RESULTS.md):
+// - a k x k kernel (k > 1) pays off on gemm only while a call has few output pixels (N * H_out *
+//   W_out): 512ch 7x7 at batch 1 (49 columns) 1.25x the static conv against 1.34x on conv, but
+//   256ch 14x14 at batch 1 (196 columns) 1.36x against 1.19x: per-sample GEMMs lose to the
+//   backend's batched conv, and the conv path's weight copy is then a small share;
+// - a 1x1 stride-1 kernel needs no im2col, and its GEMMs beat the backend's 1x1 conv from batch 1
+//   to 32 on 64ch 56x56 (0.58x-1.34x of the static conv, against 1.05x-1.48x on conv).
+constexpr int64_t kGemmMaxColumns = 128;
+
+void check_float(const char* op, const char* name, const at::Tensor& t) {
+  TORCH_CHECK_TYPE(t.layout() == at::kStrided, op, ": ", name, " must be a dense (strided) tensor");
+  const auto dtype = t.scalar_type();
+  TORCH_CHECK_TYPE(dtype == at::kFloat || dtype == at::kDouble || dtype == at::kBFloat16 ||
+                       dtype == at::kHalf,
+                   op, ": ", name, " must be float32, float64, bfloat16 or float16, got ", dtype);
+}
+
+void check_like(const char* op, const char* name, const at::Tensor& t, const at::Tensor& input) {
+  check_float(op, name, t);
+  TORCH_CHECK_TYPE(t.scalar_type() == input.scalar_type(), op, ": ", name, " has dtype ",
+                   t.scalar_type(), " but input has ", input.scalar_type());
+  TORCH_CHECK_VALUE(t.device() == input.device(), op, ": ", name, " is on ", t.device(),
+                    " but input is on ", input.device());
+}
+
+// ---- conv ------------------------------------------------------------------------------------
+
+struct ConvPlan {
+  int64_t O = 0, I = 0, K = 0;  // full weight: (O, I, K, K)
+  int64_t o = 0, i = 0, k = 0;  // active out / in channels, active kernel
+  int64_t k0 = 0;               // first row/column of the centred kernel crop
+  int64_t groups = 1;           // 1, or i (depthwise: weight[:i, :1])
+  std::array<int64_t, 2> stride{}, padding{}, dilation{}, out_hw{};
+  bool full_kernel() const { return k == K; }
+};
+
+std::array<int64_t, 2> pair(const char* op, const char* name, at::IntArrayRef v, int64_t least) {
+  TORCH_CHECK_VALUE(v.size() == 2, op, ": ", name, " must have 2 values, got ", v.size());
+  for (int64_t x : v) {
+    TORCH_CHECK_VALUE(x >= least, op, ": ", name, " must be >= ", least, ", got ", v);
+  }
+  return {v[0], v[1]};
+}
+
+ConvPlan plan_conv(const at::Tensor& input, const at::Tensor& weight,
+                   const std::optional<at::Tensor>& bias, std::optional<int64_t> out_channels,
+                   at::IntArrayRef stride, at::IntArrayRef padding, at::IntArrayRef dilation,
+                   int64_t groups, std::optional<int64_t> kernel_size) {
+  constexpr const char* op = "dynamic_conv2d";
+  check_float(op, "input", input);
+  check_like(op, "weight", weight, input);
+  TORCH_CHECK_VALUE(input.dim() == 4, op, ": input must be 4-D (N, C, H, W), got ", input.dim(),
+                    "-D");
+  TORCH_CHECK_VALUE(weight.dim() == 4 && weight.size(2) == weight.size(3), op,
+                    ": weight must be 4-D (O, I/groups, K, K) with a square kernel, got shape ",
+                    weight.sizes());
+  ConvPlan p;
+  p.O = weight.size(0);
+  p.I = weight.size(1);
+  p.K = weight.size(2);
+  p.i = input.size(1);
+  TORCH_CHECK_VALUE(p.i >= 1, op, ": input must have at least 1 channel");
+  if (bias.has_value()) {
+    check_like(op, "bias", *bias, input);
+    TORCH_CHECK_VALUE(bias->dim() == 1 && bias->size(0) == p.O, op, ": bias must have shape (",
+                      p.O, ",) to match weight, got ", bias->sizes());
+  }
+  if (groups == 1) {
+    TORCH_CHECK_VALUE(p.i <= p.I, op, ": input has ", p.i, " channels but weight has only ", p.I,
+                      " input channels");
+    p.o = out_channels.value_or(p.O);
+  } else {
+    TORCH_CHECK_VALUE(groups == p.i, op, ": groups must be 1 or equal to input channels (",
+                      p.i, ", depthwise), got ", groups);
+    TORCH_CHECK_VALUE(p.I == 1, op, ": a depthwise call needs weight of shape (O, 1, K, K), got ",
+                      weight.sizes());
+    TORCH_CHECK_VALUE(p.i <= p.O, op, ": input has ", p.i, " channels but depthwise weight has only ",
+                      p.O);
+    p.o = out_channels.value_or(p.i);
+    TORCH_CHECK_VALUE(p.o == p.i, op, ": depthwise out_channels must equal input channels (", p.i,
+                      "), got ", p.o);
+    p.groups = groups;
+  }
+  TORCH_CHECK_VALUE(p.o >= 1 && p.o <= p.O, op, ": out_channels must be in [1, ", p.O,
+                    "] (weight rows), got ", p.o);
+  p.k = kernel_size.value_or(p.K);
+  TORCH_CHECK_VALUE(p.k >= 1 && p.k <= p.K, op, ": kernel_size must be in [1, ", p.K,
+                    "] (weight's kernel), got ", p.k);
+  TORCH_CHECK_VALUE(p.k == p.K || (p.k % 2 == 1 && p.K % 2 == 1), op,
+                    ": a centre-cropped kernel_size must be odd, as the weight's kernel (", p.K,
+                    "), got ", p.k);
+  p.k0 = (p.K - p.k) / 2;
+  p.stride = pair(op, "stride", stride, 1);
+  p.padding = pair(op, "padding", padding, 0);
+  p.dilation = pair(op, "dilation", dilation, 1);
+  for (int d = 0; d < 2; ++d) {
+    const int64_t extent = p.dilation[d] * (p.k - 1) + 1;
+    const int64_t padded = input.size(2 + d) + 2 * p.padding[d];
+    TORCH_CHECK_VALUE(padded >= extent, op, ": input ", input.sizes(), " padded by ", padding,
+                      " is smaller than the dilated kernel (", extent, ")");
+    p.out_hw[d] = (padded - extent) / p.stride[d] + 1;
+  }
+  return p;
+}
+
+at::Tensor active_weight(const at::Tensor& weight, const ConvPlan& p) {
+  return weight.narrow(0, 0, p.o)
+      .narrow(1, 0, p.groups == 1 ? p.i : 1)
+      .narrow(2, p.k0, p.k)
+      .narrow(3, p.k0, p.k);
+}
+
+// The (o, i*K*K) sub-matrix of the weight seen as (O, I*K*K): no copy.
+at::Tensor weight_matrix(const at::Tensor& weight, const ConvPlan& p) {
+  const int64_t kk = p.K * p.K;
+  return weight.view({p.O, p.I * kk}).narrow(0, 0, p.o).narrow(1, 0, p.i * kk);
+}
+
+bool pointwise(const ConvPlan& p) {
+  return p.K == 1 && p.stride[0] == 1 && p.stride[1] == 1 && p.padding[0] == 0 &&
+         p.padding[1] == 0;
+}
+
+enum class Path { kGemm, kConv };
+
+Path choose_path(c10::string_view algorithm, const at::Tensor& input, const at::Tensor& weight,
+                 const ConvPlan& p) {
+  const bool gemm_ok = p.groups == 1 && p.full_kernel() && weight.is_contiguous();
+  if (algorithm == "conv") return Path::kConv;
+  if (algorithm == "gemm") {
+    TORCH_CHECK_VALUE(gemm_ok, "dynamic_conv2d: algorithm 'gemm' needs groups=1, the full kernel "
+                      "and a contiguous weight");
+    return Path::kGemm;
+  }
+  TORCH_CHECK_VALUE(algorithm == "auto", "dynamic_conv2d: algorithm must be 'auto', 'gemm' or "
+                    "'conv', got '", std::string(algorithm), "'");
+  // All input channels and the full kernel: weight[:o] is contiguous, the static conv itself.
+  if (!gemm_ok || p.i == p.I) return Path::kConv;
+  if (pointwise(p)) return Path::kGemm;
+  return input.size(0) * p.out_hw[0] * p.out_hw[1] <= kGemmMaxColumns ? Path::kGemm : Path::kConv;
+}
+
+// im2col of one sample (C, H, W) -> (C*K*K, L); a 1x1 stride-1 kernel reads the sample as it is.
+at::Tensor columns(const at::Tensor& sample, const ConvPlan& p) {
+  if (pointwise(p)) return sample.reshape({p.i, -1});
+  return at::im2col(sample, {p.K, p.K}, p.dilation, p.padding, p.stride);
+}
+
+// Weight-gradient partial products of a 1x1 conv are held for at most this many values at a time.
+constexpr int64_t kPointwiseGradValues = int64_t{1} << 22;
+
+at::Tensor conv_forward_gemm(const at::Tensor& input, const at::Tensor& weight,
+                             const std::optional<at::Tensor>& bias, const ConvPlan& p) {
+  const at::Tensor x = input.contiguous();
+  const int64_t n = x.size(0), cols = p.out_hw[0] * p.out_hw[1];
+  at::Tensor out = at::empty({n, p.o, p.out_hw[0], p.out_hw[1]}, x.options());
+  const at::Tensor w = weight_matrix(weight, p);
+  at::Tensor out3 = out.view({n, p.o, cols});
+  if (pointwise(p)) {
+    // One batched GEMM for the whole batch (the weight broadcast with a zero batch stride): one
+    // parallel region instead of one per sample, which matters on a loaded machine.
+    at::bmm_out(out3, w.expand({n, p.o, p.i}), x.view({n, p.i, cols}));
+    if (bias.has_value()) out3.add_(bias->narrow(0, 0, p.o).view({1, p.o, 1}));
+    return out;
+  }
+  std::optional<at::Tensor> b;
+  if (bias.has_value()) b = bias->narrow(0, 0, p.o).unsqueeze(1).expand({p.o, cols});
+  for (int64_t s = 0; s < n; ++s) {
+    at::Tensor dst = out3.select(0, s);
+    if (b.has_value()) {
+      at::addmm_out(dst, *b, w, columns(x.select(0, s), p));
+    } else {
+      at::mm_out(dst, w, columns(x.select(0, s), p));
+    }
+  }
+  return out;
+}
+
+at::Tensor dynamic_conv2d(const at::Tensor& input, const at::Tensor& weight,
+                          const std::optional<at::Tensor>& bias, std::optional<int64_t> out_channels,
+                          at::IntArrayRef stride, at::IntArrayRef padding, at::IntArrayRef dilation,
+                          int64_t groups, std::optional<int64_t> kernel_size,
+                          c10::string_view algorithm) {
+  const ConvPlan p = plan_conv(input, weight, bias, out_channels, stride, padding, dilation, groups,
+                               kernel_size);
+  if (input.size(0) == 0) return input.new_empty({0, p.o, p.out_hw[0], p.out_hw[1]});
+  if (choose_path(algorithm, input, weight, p) == Path::kGemm) {
+    return conv_forward_gemm(input, weight, bias, p);
+  }
+  std::optional<at::Tensor> b;
+  if (bias.has_value()) b = bias->narrow(0, 0, p.o);
+  // Contiguous whatever the backend picked (channels-last input gives a channels-last output):
+  // the fake impl promises contiguous outputs to torch.compile.
+  return at::convolution(input, active_weight(weight, p), b, p.stride, p.padding, p.dilation,
+                         false, {0, 0}, p.groups)
+      .contiguous();
+}
+
+// A full-size weight gradient whose entries outside the active block are zero; the block itself
+// is left for the caller to write (zeroed too when the kernel is cropped: then it is not one
+// rectangle per row, and the block is small anyway).
+at::Tensor full_weight_grad(const at::Tensor& weight, const ConvPlan& p) {
+  if (!p.full_kernel()) return at::zeros(weight.sizes(), weight.options());
+  at::Tensor g = at::empty(weight.sizes(), weight.options());
+  g.narrow(0, p.o, p.O - p.o).zero_();
+  const int64_t active_in = p.groups == 1 ? p.i : 1;
+  g.narrow(0, 0, p.o).narrow(1, active_in, p.I - active_in).zero_();
+  return g;
+}
+
+at::Tensor full_bias_grad(const at::Tensor& grad_out, const ConvPlan& p) {
+  at::Tensor g = at::zeros({p.O}, grad_out.options());
+  at::Tensor block = g.narrow(0, 0, p.o);
+  at::sum_out(block, grad_out, {0, 2, 3});
+  return g;
+}
+
+Grads conv_backward_gemm(const at::Tensor& grad_out, const at::Tensor& input,
+                         const at::Tensor& weight, const ConvPlan& p, std::array<bool, 3> mask) {
+  const at::Tensor x = input.contiguous();
+  const int64_t n = x.size(0), cols = p.out_hw[0] * p.out_hw[1];
+  const at::Tensor g3 = grad_out.contiguous().view({n, p.o, cols});
+  const at::Tensor w = weight_matrix(weight, p);
+  at::Tensor grad_input, grad_weight, grad_bias;
+  if (mask[0]) grad_input = at::empty(x.sizes(), x.options());
+  if (mask[1]) grad_weight = full_weight_grad(weight, p);
+  at::Tensor gw = mask[1] ? weight_matrix(grad_weight, p) : at::Tensor();
+  const at::Tensor wt = w.t();
+  if (pointwise(p)) {
+    const at::Tensor x3 = x.view({n, p.i, cols});
+    if (mask[0]) {
+      at::Tensor gi3 = grad_input.view({n, p.i, cols});
+      at::bmm_out(gi3, wt.expand({n, p.i, p.o}), g3);
+    }
+    if (mask[1]) {
+      // sum_s g[s] @ x[s]^T, a batched GEMM per chunk of samples, summed into the block.
+      const int64_t chunk = std::max<int64_t>(1, kPointwiseGradValues / (p.o * p.i));
+      for (int64_t s = 0; s < n; s += chunk) {
+        const int64_t len = std::min(chunk, n - s);
+        const at::Tensor part =
+            at::bmm(g3.narrow(0, s, len), x3.narrow(0, s, len).transpose(1, 2)).sum(0);
+        if (s == 0) {
+          gw.copy_(part);
+        } else {
+          gw.add_(part);
+        }
+      }
+    }
+    if (mask[2]) grad_bias = full_bias_grad(grad_out, p);
+    return {grad_input, grad_weight, grad_bias};
+  }
+  for (int64_t s = 0; s < n; ++s) {
+    const at::Tensor g = g3.select(0, s);
+    if (mask[1]) {
+      const at::Tensor c = columns(x.select(0, s), p).t();
+      if (s == 0) {
+        at::mm_out(gw, g, c);
+      } else {
+        gw.addmm_(g, c);
+      }
+    }
+    if (mask[0]) {
+      at::Tensor gx = grad_input.select(0, s);
+      if (pointwise(p)) {
+        at::Tensor gx2 = gx.view({p.i, cols});
+        at::mm_out(gx2, wt, g);
+      } else {
+        at::col2im_out(gx, at::mm(wt, g), {x.size(2), x.size(3)}, {p.K, p.K}, p.dilation,
+                       p.padding, p.stride);
+      }
+    }
+  }
+  if (mask[2]) grad_bias = full_bias_grad(grad_out, p);
+  return {grad_input, grad_weight, grad_bias};
+}
+
+Grads conv_backward_conv(const at::Tensor& grad_out, const at::Tensor& input,
+                         const at::Tensor& weight, const ConvPlan& p, std::array<bool, 3> mask) {
+  auto [grad_input, gw, gb] = at::convolution_backward(
+      grad_out, input, active_weight(weight, p), std::nullopt, p.stride, p.padding, p.dilation,
+      false, {0, 0}, p.groups, {mask[0], mask[1], false});
+  at::Tensor grad_weight, grad_bias;
+  if (mask[0]) grad_input = grad_input.contiguous();
+  if (mask[1]) {
+    grad_weight = full_weight_grad(weight, p);
+    active_weight(grad_weight, p).copy_(gw);
+  }
+  if (mask[2]) grad_bias = full_bias_grad(grad_out, p);
+  return {grad_input, grad_weight, grad_bias};
+}
+
+// Gradients for (input, full weight, full bias); one not asked for in output_mask is an empty
+// (0,) tensor (the schema has no optional outputs).
+Grads dynamic_conv2d_backward(const at::Tensor& grad_output, const at::Tensor& input,
+                              const at::Tensor& weight, std::optional<int64_t> out_channels,
+                              at::IntArrayRef stride, at::IntArrayRef padding,
+                              at::IntArrayRef dilation, int64_t groups,
+                              std::optional<int64_t> kernel_size, c10::string_view algorithm,
+                              std::array<bool, 3> output_mask) {
+  constexpr const char* op = "dynamic_conv2d_backward";
+  const ConvPlan p = plan_conv(input, weight, std::nullopt, out_channels, stride, padding,
+                               dilation, groups, kernel_size);
+  check_like(op, "grad_output", grad_output, input);
+  const std::vector<int64_t> out_shape{input.size(0), p.o, p.out_hw[0], p.out_hw[1]};
+  TORCH_CHECK_VALUE(grad_output.sizes() == at::IntArrayRef(out_shape), op,
+                    ": grad_output must have the output's shape ", out_shape, ", got ",
+                    grad_output.sizes());
+  Grads grads;
+  if (input.size(0) == 0) {
+    auto& [gi, gw, gb] = grads;
+    if (output_mask[0]) gi = at::zeros_like(input);
+    if (output_mask[1]) gw = at::zeros_like(weight);
+    if (output_mask[2]) gb = at::zeros({p.O}, input.options());
+  } else if (choose_path(algorithm, input, weight, p) == Path::kGemm) {
+    grads = conv_backward_gemm(grad_output, input, weight, p, output_mask);
+  } else {
+    grads = conv_backward_conv(grad_output, input, weight, p, output_mask);
+  }
+  auto& [gi, gw, gb] = grads;
+  for (at::Tensor* t : {&gi, &gw, &gb}) {
+    if (!t->defined()) *t = input.new_empty({0});
+  }
+  return grads;
+}
+
+// ---- linear ----------------------------------------------------------------------------------
+
+struct LinearPlan {
+  int64_t O = 0, I = 0, o = 0, i = 0;
+};
+
+LinearPlan plan_linear(const at::Tensor& input, const at::Tensor& weight,
+                       const std::optional<at::Tensor>& bias, std::optional<int64_t> out_features) {
+  constexpr const char* op = "dynamic_linear";
+  check_float(op, "input", input);
+  check_like(op, "weight", weight, input);
+  TORCH_CHECK_VALUE(input.dim() >= 1, op, ": input must have at least 1 dim (..., in_features)");
+  TORCH_CHECK_VALUE(weight.dim() == 2, op, ": weight must be 2-D (out_features, in_features), got ",
+                    weight.sizes());
+  LinearPlan p{weight.size(0), weight.size(1), 0, input.size(-1)};
+  TORCH_CHECK_VALUE(p.i >= 1 && p.i <= p.I, op, ": input has ", p.i,
+                    " features but weight has in_features ", p.I, " (need 1..", p.I, ")");
+  p.o = out_features.value_or(p.O);
+  TORCH_CHECK_VALUE(p.o >= 1 && p.o <= p.O, op, ": out_features must be in [1, ", p.O,
+                    "] (weight rows), got ", p.o);
+  if (bias.has_value()) {
+    check_like(op, "bias", *bias, input);
+    TORCH_CHECK_VALUE(bias->dim() == 1 && bias->size(0) == p.O, op, ": bias must have shape (",
+                      p.O, ",) to match weight, got ", bias->sizes());
+  }
+  return p;
+}
+
+std::vector<int64_t> with_last(at::IntArrayRef shape, int64_t last) {
+  std::vector<int64_t> out(shape.begin(), shape.end());
+  out.back() = last;
+  return out;
+}
+
+at::Tensor dynamic_linear(const at::Tensor& input, const at::Tensor& weight,
+                          const std::optional<at::Tensor>& bias,
+                          std::optional<int64_t> out_features) {
+  const LinearPlan p = plan_linear(input, weight, bias, out_features);
+  // weight[:o, :i].t() has strides (1, I): BLAS reads it in place as a transposed matrix.
+  const at::Tensor wt = weight.narrow(0, 0, p.o).narrow(1, 0, p.i).t();
+  const at::Tensor x = input.reshape({-1, p.i});
+  const at::Tensor y = bias.has_value() ? at::addmm(bias->narrow(0, 0, p.o), x, wt) : at::mm(x, wt);
+  return y.view(with_last(input.sizes(), p.o));
+}
+
+Grads dynamic_linear_backward(const at::Tensor& grad_output, const at::Tensor& input,
+                              const at::Tensor& weight, std::optional<int64_t> out_features,
+                              std::array<bool, 3> output_mask) {
+  constexpr const char* op = "dynamic_linear_backward";
+  const LinearPlan p = plan_linear(input, weight, std::nullopt, out_features);
+  check_like(op, "grad_output", grad_output, input);
+  TORCH_CHECK_VALUE(grad_output.sizes() == at::IntArrayRef(with_last(input.sizes(), p.o)), op,
+                    ": grad_output must have the output's shape, got ", grad_output.sizes());
+  const at::Tensor g = grad_output.reshape({-1, p.o});
+  const at::Tensor w = weight.narrow(0, 0, p.o).narrow(1, 0, p.i);
+  at::Tensor gi, gw, gb;
+  if (output_mask[0]) gi = at::mm(g, w).view(input.sizes());
+  if (output_mask[1]) {
+    gw = at::empty(weight.sizes(), weight.options());
+    gw.narrow(0, p.o, p.O - p.o).zero_();
+    gw.narrow(0, 0, p.o).narrow(1, p.i, p.I - p.i).zero_();
+    at::Tensor block = gw.narrow(0, 0, p.o).narrow(1, 0, p.i);
+    at::mm_out(block, g.t(), input.reshape({-1, p.i}));
+  }
+  if (output_mask[2]) {
+    gb = at::zeros({p.O}, grad_output.options());
+    at::Tensor block = gb.narrow(0, 0, p.o);
+    at::sum_out(block, g, {0});
+  }
+  for (at::Tensor* t : {&gi, &gw, &gb}) {
+    if (!t->defined()) *t = input.new_empty({0});
+  }
+  return {gi, gw, gb};
+}
+
+}  // namespace
+
+TORCH_LIBRARY_FRAGMENT(razor_ext, m) {
+  m.def(
+      "dynamic_conv2d(Tensor input, Tensor weight, Tensor? bias, int? out_channels, int[2] stride, "
+      "int[2] padding, int[2] dilation, int groups, int? kernel_size, str algorithm) -> Tensor");
+  m.def(
+      "dynamic_conv2d_backward(Tensor grad_output, Tensor input, Tensor weight, int? out_channels, "
+      "int[2] stride, int[2] padding, int[2] dilation, int groups, int? kernel_size, "
+      "str algorithm, bool[3] output_mask) -> (Tensor, Tensor, Tensor)");
+  m.def("dynamic_linear(Tensor input, Tensor weight, Tensor? bias, int? out_features) -> Tensor");
+  m.def(
+      "dynamic_linear_backward(Tensor grad_output, Tensor input, Tensor weight, int? out_features, "
+      "bool[3] output_mask) -> (Tensor, Tensor, Tensor)");
+}
+
+// Pure ATen: the same functions serve both devices (registering the CUDA key needs no CUDA build).
+TORCH_LIBRARY_IMPL(razor_ext, CPU, m) {
+  m.impl("dynamic_conv2d", &dynamic_conv2d);
+  m.impl("dynamic_conv2d_backward", &dynamic_conv2d_backward);
+  m.impl("dynamic_linear", &dynamic_linear);
+  m.impl("dynamic_linear_backward", &dynamic_linear_backward);
+}
+
+TORCH_LIBRARY_IMPL(razor_ext, CUDA, m) {
+  m.impl("dynamic_conv2d", &dynamic_conv2d);
+  m.impl("dynamic_conv2d_backward", &dynamic_conv2d_backward);
+  m.impl("dynamic_linear", &dynamic_linear);
+  m.impl("dynamic_linear_backward", &dynamic_linear_backward);
+}
+
+}  // namespace razor_ext

@@ -1,0 +1,397 @@
+"""dynamic_conv2d and dynamic_linear against their slicing references: values, gradients (to the
+full weight, zero outside the active block), both conv paths, layouts, empty and odd shapes,
+errors, opcheck, gradcheck and torch.compile."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from razor_ext.ops import dynamic_conv2d, dynamic_linear, reference
+
+ALGORITHMS = ["auto", "gemm", "conv"]
+
+# (weight shape, input channels, out_channels, kernel_size, stride, padding, dilation, groups)
+CONV_CASES = {
+    "half_width_3x3": ((12, 10, 3, 3), 5, 6, 3, 1, 1, 1, 1),
+    "all_out_channels": ((12, 10, 3, 3), 7, None, None, 1, 1, 1, 1),
+    "all_in_channels": ((12, 10, 3, 3), 10, 4, 3, 1, 0, 1, 1),
+    "pointwise": ((16, 12, 1, 1), 9, 11, None, 1, 0, 1, 1),
+    "pointwise_strided": ((16, 12, 1, 1), 9, 11, None, 2, 0, 1, 1),
+    "stride_dilation": ((8, 6, 3, 3), 4, 5, 3, (2, 1), (2, 1), (2, 1), 1),
+    "crop_5_to_3": ((8, 6, 5, 5), 4, 5, 3, 1, 1, 1, 1),
+    "crop_7_to_1": ((8, 6, 7, 7), 6, 8, 1, 1, 0, 1, 1),
+    "full_7": ((8, 6, 7, 7), 3, 2, 7, 2, 3, 1, 1),
+    "depthwise": ((10, 1, 3, 3), 7, None, None, 1, 1, 1, 7),
+    "depthwise_crop": ((10, 1, 7, 7), 6, 6, 5, 2, 2, 1, 6),
+}
+
+
+def conv_inputs(case: str, dtype=torch.float64, batch: int = 3, hw=(9, 7), bias: bool = True,
+                seed: int = 0):
+    shape, channels, out, k, stride, padding, dilation, groups = CONV_CASES[case]
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(batch, channels, *hw, generator=g, dtype=dtype, requires_grad=True)
+    w = torch.randn(*shape, generator=g, dtype=dtype, requires_grad=True)
+    b = torch.randn(shape[0], generator=g, dtype=dtype, requires_grad=True) if bias else None
+    options = dict(out_channels=out, stride=stride, padding=padding, dilation=dilation,
+                   groups=groups, kernel_size=k)
+    return x, w, b, options
+
+
+def call_path(algorithm: str, x, w, b, out_channels=None, stride=1, padding=0, dilation=1,
+              groups=1, kernel_size=None):
+    """The op itself with a chosen path (the public function always passes 'auto')."""
+    pair = lambda v: [v, v] if isinstance(v, int) else list(v)  # noqa: E731
+    return torch.ops.razor_ext.dynamic_conv2d(x, w, b, out_channels, pair(stride), pair(padding),
+                                              pair(dilation), groups, kernel_size, algorithm)
+
+
+def gemm_applies(w, options) -> bool:
+    k = options["kernel_size"]
+    return options["groups"] == 1 and (k is None or k == w.shape[-1]) and w.is_contiguous()
+
+
+def assert_conv_matches(fn, x, w, b, options, tol=None):
+    tol = tol or {}
+    y = fn(x, w, b, **options)
+    y_ref = reference.dynamic_conv2d(x, w, b, **options)
+    assert y.shape == y_ref.shape and y.dtype == y_ref.dtype
+    torch.testing.assert_close(y, y_ref, **tol)
+    grad = torch.randn_like(y_ref)
+    leaves = [t for t in (x, w, b) if t is not None and t.requires_grad]
+    got = torch.autograd.grad(y, leaves, grad)
+    expected = torch.autograd.grad(y_ref, leaves, grad)
+    for g, e in zip(got, expected):
+        assert g.shape == e.shape
+        torch.testing.assert_close(g, e, **tol)
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("case", list(CONV_CASES))
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_conv_matches_reference(case, algorithm, dtype):
+    x, w, b, options = conv_inputs(case, dtype)
+    if algorithm == "gemm" and not gemm_applies(w, options):
+        pytest.skip("gemm needs groups=1 and the full kernel")
+    assert_conv_matches(lambda *a, **o: call_path(algorithm, *a, **o), x, w, b, options)
+
+
+@pytest.mark.parametrize("case", ["half_width_3x3", "crop_5_to_3", "depthwise_crop"])
+def test_public_function_and_no_bias(case):
+    x, w, _, options = conv_inputs(case, bias=False)
+    assert_conv_matches(dynamic_conv2d, x, w, None, options)
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_weight_grad_is_zero_outside_active_block(algorithm):
+    x, w, b, options = conv_inputs("half_width_3x3")
+    call_path(algorithm, x, w, b, **options).sum().backward()
+    o, i = options["out_channels"], x.shape[1]
+    assert w.grad.shape == w.shape and b.grad.shape == b.shape
+    assert w.grad[o:].eq(0).all() and w.grad[:, i:].eq(0).all() and b.grad[o:].eq(0).all()
+    assert w.grad[:o, :i].ne(0).all()
+
+
+def test_cropped_kernel_grad_is_zero_on_the_rim():
+    x, w, b, options = conv_inputs("crop_5_to_3")
+    dynamic_conv2d(x, w, b, **options).sum().backward()
+    rim = torch.ones(5, 5, dtype=torch.bool)
+    rim[1:4, 1:4] = False
+    assert w.grad[..., rim].eq(0).all() and w.grad[:5, :4, 1:4, 1:4].ne(0).all()
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("wanted", [(True, False, False), (False, True, False), (False, False, True),
+                                    (False, True, True)])
+def test_only_requested_grads(algorithm, wanted):
+    x, w, b, options = conv_inputs("half_width_3x3")
+    for t, want in zip((x, w, b), wanted):
+        t.requires_grad_(want)
+    assert_conv_matches(lambda *a, **o: call_path(algorithm, *a, **o), x, w, b, options)
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_non_contiguous_input(algorithm):
+    x, w, b, options = conv_inputs("half_width_3x3")
+    base = torch.randn(3, 9, 7, 10, dtype=torch.float64)
+    channels_last = x.detach().to(memory_format=torch.channels_last).requires_grad_()
+    strided = base.permute(0, 3, 1, 2)[:, ::2].detach().requires_grad_()  # (3, 5, 9, 7)
+    for xi in (channels_last, strided):
+        assert not xi.is_contiguous()
+        assert_conv_matches(lambda *a, **o: call_path(algorithm, *a, **o), xi, w, b, options)
+
+
+def test_non_contiguous_weight_takes_the_conv_path():
+    x, w, b, options = conv_inputs("half_width_3x3")
+    wt = w.detach().transpose(2, 3).requires_grad_()  # same shape, not contiguous
+    assert_conv_matches(dynamic_conv2d, x, wt, b, options)
+    with pytest.raises(ValueError, match="'gemm' needs"):
+        call_path("gemm", x, wt, b, **options)
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("case", ["half_width_3x3", "crop_5_to_3", "depthwise"])
+def test_empty_batch(case, algorithm):
+    x, w, b, options = conv_inputs(case, batch=0)
+    if algorithm == "gemm" and not gemm_applies(w, options):
+        pytest.skip("gemm needs groups=1 and the full kernel")
+    y = call_path(algorithm, x, w, b, **options)
+    assert y.shape == reference.dynamic_conv2d(x, w, b, **options).shape
+    y.sum().backward()
+    assert x.grad.shape == x.shape
+    assert w.grad.shape == w.shape and w.grad.eq(0).all() and b.grad.eq(0).all()
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_odd_shapes(algorithm):
+    # 1 pixel wide, prime channel counts, one output channel, stride larger than the kernel.
+    g = torch.Generator().manual_seed(3)
+    w = torch.randn(13, 11, 3, 3, generator=g, dtype=torch.float64, requires_grad=True)
+    for hw, options in [((1, 17), dict(out_channels=1, padding=1)),
+                        ((5, 3), dict(out_channels=13, stride=4, padding=(1, 0))),
+                        ((3, 3), dict(out_channels=7))]:
+        x = torch.randn(2, 7, *hw, generator=g, dtype=torch.float64, requires_grad=True)
+        assert_conv_matches(lambda *a, **o: call_path(algorithm, *a, **o), x, w, None, options)
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_large_float32(algorithm):
+    g = torch.Generator().manual_seed(4)
+    w = torch.randn(96, 64, 3, 3, generator=g, requires_grad=True)
+    b = torch.randn(96, generator=g, requires_grad=True)
+    x = torch.randn(4, 48, 28, 28, generator=g, requires_grad=True)
+    options = dict(out_channels=80, padding=1)
+    tol = dict(rtol=1e-4, atol=1e-3)
+    assert_conv_matches(lambda *a, **o: call_path(algorithm, *a, **o), x, w, b, options, tol)
+
+
+def test_auto_path_choice_matches_both_paths():
+    # batch 1 on 7x7 (few output pixels: gemm) and batch 8 on 14x14 (conv) give the same values
+    # as the forced paths.
+    g = torch.Generator().manual_seed(5)
+    w = torch.randn(32, 32, 3, 3, generator=g)
+    for n, hw in ((1, 7), (8, 14)):
+        x = torch.randn(n, 16, hw, hw, generator=g)
+        auto = call_path("auto", x, w, None, out_channels=16, padding=1)
+        for algorithm in ("gemm", "conv"):
+            torch.testing.assert_close(auto, call_path(algorithm, x, w, None, out_channels=16,
+                                                       padding=1), rtol=1e-5, atol=1e-5)
+
+
+def test_bfloat16_close_to_float32():
+    x, w, b, options = conv_inputs("half_width_3x3", torch.float32)
+    y = dynamic_conv2d(x.bfloat16(), w.bfloat16(), b.bfloat16(), **options)
+    torch.testing.assert_close(y.float(), reference.dynamic_conv2d(x, w, b, **options),
+                               rtol=0.05, atol=0.3)
+
+
+def test_no_grad_call():
+    x, w, b, options = conv_inputs("half_width_3x3")
+    with torch.no_grad():
+        y = dynamic_conv2d(x, w, b, **options)
+    assert not y.requires_grad
+    torch.testing.assert_close(y, reference.dynamic_conv2d(x, w, b, **options).detach())
+
+
+# ---- errors ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "change, error, match",
+    [
+        (dict(out_channels=13), ValueError, r"out_channels must be in \[1, 12\]"),
+        (dict(out_channels=0), ValueError, "out_channels must be in"),
+        (dict(x_channels=11), ValueError, "input has 11 channels but weight has only 10"),
+        (dict(kernel_size=2), ValueError, "kernel_size must be odd|must be odd"),
+        (dict(kernel_size=5), ValueError, r"kernel_size must be in \[1, 3\]"),
+        (dict(x_dim=3), ValueError, "input must be 4-D"),
+        (dict(w_dim=3), ValueError, "weight must be 4-D"),
+        (dict(bias_size=5), ValueError, r"bias must have shape \(12,\)"),
+        (dict(groups=2), ValueError, "groups must be 1 or equal to input channels"),
+        (dict(stride=0), ValueError, "stride must be 2 values >= 1"),
+        (dict(padding=(1, 2, 3)), ValueError, "padding must be an int or 2 ints"),
+        (dict(padding=-1), ValueError, "padding must be 2 values >= 0"),
+        (dict(hw=1, padding=0), ValueError, "smaller than the dilated kernel"),
+        (dict(w_dtype=torch.float32), TypeError, "weight has dtype torch.float32"),
+        (dict(x_dtype=torch.int64), TypeError, "input must be float32"),
+        (dict(out_channels=2.0), TypeError, "out_channels must be an int or None"),
+        (dict(groups=True), TypeError, "groups must be an int"),
+    ],
+)
+def test_conv_bad_input(change, error, match):
+    change = dict(change)
+    x = torch.randn(2, change.pop("x_channels", 5), *(2 * [change.pop("hw", 6)]),
+                    dtype=torch.float64)
+    if change.pop("x_dim", 4) == 3:
+        x = x[0]
+    x = x.to(change.pop("x_dtype", torch.float64))
+    w = torch.randn(12, 10, 3, 3, dtype=change.pop("w_dtype", torch.float64))
+    if change.pop("w_dim", 4) == 3:
+        w = w[0]
+    b = torch.randn(change.pop("bias_size", 12), dtype=torch.float64)
+    options = dict(out_channels=6, padding=1)
+    options.update(change)
+    with pytest.raises(error, match=match):
+        dynamic_conv2d(x, w, b, **options)
+
+
+def test_depthwise_bad_input():
+    x = torch.randn(2, 6, 5, 5)
+    with pytest.raises(ValueError, match="depthwise out_channels must equal input channels"):
+        dynamic_conv2d(x, torch.randn(8, 1, 3, 3), out_channels=7, groups=6)
+    with pytest.raises(ValueError, match="depthwise weight has only 4"):
+        dynamic_conv2d(x, torch.randn(4, 1, 3, 3), groups=6)
+    with pytest.raises(ValueError, match=r"needs weight of shape \(O, 1, K, K\)"):
+        dynamic_conv2d(x, torch.randn(8, 2, 3, 3), groups=6)
+
+
+def test_op_checks_in_cpp_too():
+    # Direct op calls skip the Python checks: the C++ op must reject bad input itself.
+    x, w = torch.randn(2, 5, 6, 6), torch.randn(12, 4, 3, 3)
+    with pytest.raises(ValueError, match="input has 5 channels but weight has only 4"):
+        torch.ops.razor_ext.dynamic_conv2d(x, w, None, None, [1, 1], [1, 1], [1, 1], 1, None, "auto")
+    with pytest.raises(ValueError, match="kernel_size must be in"):
+        torch.ops.razor_ext.dynamic_conv2d(x, torch.randn(4, 5, 3, 3), None, None, [1, 1], [1, 1],
+                                           [1, 1], 1, 5, "auto")
+    with pytest.raises(ValueError, match="algorithm must be 'auto', 'gemm' or 'conv'"):
+        torch.ops.razor_ext.dynamic_conv2d(x, torch.randn(4, 5, 3, 3), None, None, [1, 1], [1, 1],
+                                           [1, 1], 1, None, "fast")
+    with pytest.raises(ValueError, match="'gemm' needs"):
+        torch.ops.razor_ext.dynamic_conv2d(x, torch.randn(4, 5, 5, 5), None, None, [1, 1], [1, 1],
+                                           [1, 1], 1, 3, "gemm")
+    with pytest.raises(ValueError, match="grad_output must have the output's shape"):
+        torch.ops.razor_ext.dynamic_conv2d_backward(torch.randn(2, 4, 5, 5), x,
+                                                    torch.randn(4, 5, 3, 3), None, [1, 1], [1, 1],
+                                                    [1, 1], 1, None, "auto", [True, True, False])
+
+
+# ---- opcheck, gradcheck, compile ---------------------------------------------------------------
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("case", ["half_width_3x3", "pointwise", "crop_5_to_3", "depthwise_crop"])
+def test_conv_opcheck(case, algorithm):
+    x, w, b, o = conv_inputs(case, torch.float32, batch=2, hw=(6, 5))
+    if algorithm == "gemm" and not gemm_applies(w, o):
+        pytest.skip("gemm needs groups=1 and the full kernel")
+    pair = lambda v: [v, v] if isinstance(v, int) else list(v)  # noqa: E731
+    args = (x, w, b, o["out_channels"], pair(o["stride"]), pair(o["padding"]), pair(o["dilation"]),
+            o["groups"], o["kernel_size"], algorithm)
+    torch.library.opcheck(torch.ops.razor_ext.dynamic_conv2d.default, args)
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_conv_opcheck_channels_last_input(algorithm):
+    # The backend may answer a channels-last input in channels-last; the op promises contiguous.
+    x, w, b, _ = conv_inputs("half_width_3x3", torch.float32, batch=2, hw=(6, 5))
+    x = x.detach().to(memory_format=torch.channels_last).requires_grad_()
+    args = (x, w, b, 6, [1, 1], [1, 1], [1, 1], 1, None, algorithm)
+    torch.library.opcheck(torch.ops.razor_ext.dynamic_conv2d.default, args)
+    assert torch.ops.razor_ext.dynamic_conv2d(*args).is_contiguous()
+
+
+@pytest.mark.parametrize("case", ["half_width_3x3", "pointwise_strided", "stride_dilation",
+                                  "crop_5_to_3", "depthwise_crop"])
+@pytest.mark.parametrize("algorithm", ["gemm", "conv"])
+def test_conv_gradcheck(case, algorithm):
+    x, w, b, options = conv_inputs(case, batch=2, hw=(5, 4))
+    if algorithm == "gemm" and not gemm_applies(w, options):
+        pytest.skip("gemm needs groups=1 and the full kernel")
+    assert torch.autograd.gradcheck(lambda *t: call_path(algorithm, *t, **options), (x, w, b))
+
+
+def test_conv_compiles_fullgraph():
+    x, w, b, options = conv_inputs("crop_5_to_3", torch.float32)
+
+    @torch.compile(fullgraph=True, backend="aot_eager")
+    def step(x, w, b):
+        return torch.relu(dynamic_conv2d(x, w, b, **options)).sum()
+
+    step(x, w, b).backward()
+    expected = torch.autograd.grad(torch.relu(reference.dynamic_conv2d(x, w, b, **options)).sum(),
+                                   [x, w, b])
+    for got, e in zip((x.grad, w.grad, b.grad), expected):
+        torch.testing.assert_close(got, e)
+
+
+# ---- dynamic_linear ------------------------------------------------------------------------------
+
+def linear_inputs(shape=(4, 6), features=7, weight=(9, 10), dtype=torch.float64, bias=True, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(*shape, features, generator=g, dtype=dtype, requires_grad=True)
+    w = torch.randn(*weight, generator=g, dtype=dtype, requires_grad=True)
+    b = torch.randn(weight[0], generator=g, dtype=dtype, requires_grad=True) if bias else None
+    return x, w, b
+
+
+def assert_linear_matches(x, w, b, out_features, tol=None):
+    tol = tol or {}
+    y = dynamic_linear(x, w, b, out_features)
+    y_ref = reference.dynamic_linear(x, w, b, out_features)
+    assert y.shape == y_ref.shape
+    torch.testing.assert_close(y, y_ref, **tol)
+    leaves = [t for t in (x, w, b) if t is not None and t.requires_grad]
+    grad = torch.randn_like(y_ref)
+    for g, e in zip(torch.autograd.grad(y, leaves, grad), torch.autograd.grad(y_ref, leaves, grad)):
+        torch.testing.assert_close(g, e, **tol)
+
+
+@pytest.mark.parametrize("out_features", [None, 1, 5, 9])
+@pytest.mark.parametrize("features", [1, 7, 10])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_linear_matches_reference(out_features, features, dtype):
+    assert_linear_matches(*linear_inputs(features=features, dtype=dtype), out_features)
+
+
+def test_linear_shapes_and_layouts():
+    x, w, b = linear_inputs(shape=(), features=7)  # 1-D input
+    assert_linear_matches(x, w, b, 4)
+    x, w, b = linear_inputs(shape=(0, 3))  # empty
+    assert_linear_matches(x, w, b, 4)
+    w_t = torch.randn(10, 9, dtype=torch.float64).t().requires_grad_()  # non-contiguous weight
+    x_nc = torch.randn(7, 5, dtype=torch.float64).t().requires_grad_()  # non-contiguous input
+    assert_linear_matches(x_nc, w_t, None, 6)
+    x, w, b = linear_inputs(shape=(64, 3), features=300, weight=(512, 384), dtype=torch.float32)
+    assert_linear_matches(x, w, b, 200, dict(rtol=1e-4, atol=1e-4))
+
+
+def test_linear_grad_zero_outside_block_and_partial_grads():
+    x, w, b = linear_inputs()
+    dynamic_linear(x, w, b, 5).sum().backward()
+    assert w.grad[5:].eq(0).all() and w.grad[:, 7:].eq(0).all() and b.grad[5:].eq(0).all()
+    x, w, b = linear_inputs()
+    x.requires_grad_(False)
+    b.requires_grad_(False)
+    assert_linear_matches(x, w, b, 5)
+
+
+def test_linear_bad_input():
+    x, w, b = linear_inputs()
+    with pytest.raises(ValueError, match=r"out_features must be in \[1, 9\]"):
+        dynamic_linear(x, w, b, 10)
+    with pytest.raises(ValueError, match="input has 11 features but weight has in_features 10"):
+        dynamic_linear(torch.randn(2, 11, dtype=torch.float64), w)
+    with pytest.raises(ValueError, match="weight must be 2-D"):
+        dynamic_linear(x, w[None])
+    with pytest.raises(ValueError, match=r"bias must have shape \(9,\)"):
+        dynamic_linear(x, w, b[:3])
+    with pytest.raises(TypeError, match="weight has dtype torch.float32"):
+        dynamic_linear(x, w.float())
+    with pytest.raises(TypeError, match="out_features must be an int or None"):
+        dynamic_linear(x, w, None, 2.5)
+    with pytest.raises(ValueError, match="out_features must be in"):
+        torch.ops.razor_ext.dynamic_linear(x, w, None, 0)
+
+
+def test_linear_opcheck_gradcheck_compile():
+    x, w, b = linear_inputs(shape=(3,), features=5, weight=(6, 8))
+    torch.library.opcheck(torch.ops.razor_ext.dynamic_linear.default, (x, w, b, 4))
+    torch.library.opcheck(torch.ops.razor_ext.dynamic_linear.default, (x, w, None, None))
+    assert torch.autograd.gradcheck(lambda *t: dynamic_linear(*t, 4), (x, w, b))
+
+    @torch.compile(fullgraph=True, backend="aot_eager")
+    def step(x, w, b):
+        return dynamic_linear(x, w, b, 4).tanh().sum()
+
+    step(x, w, b).backward()
+    expected = torch.autograd.grad(reference.dynamic_linear(x, w, b, 4).tanh().sum(), [x, w, b])
+    for got, e in zip((x.grad, w.grad, b.grad), expected):
+        torch.testing.assert_close(got, e)
