@@ -25,7 +25,8 @@ def _mutables(model: nn.Module) -> dict[str, BaseMutable]:
 def _to_static(model: nn.Module) -> nn.Module:
     """Replace every OneShotMutableOP by its chosen candidate (plain torch modules)."""
     for name, child in list(model.named_children()):
-        if isinstance(child, OneShotMutableOP):
+        if isinstance(child, OneShotMutableOP) or (isinstance(child, BaseMutable)
+                                                   and hasattr(child, 'to_static_op')):
             setattr(model, name, _to_static(child.to_static_op()))
         else:
             _to_static(child)

@@ -5,3 +5,8 @@ from razor_ext.models.mutables.mutable_value import DerivedMutable, OneShotMutab
 from razor_ext.models.mutables.one_shot_mutable_op import OneShotMutableOP
 
 __all__ = ['BaseMutable', 'DerivedMutable', 'OneShotMutableOP', 'OneShotMutableValue']
+from razor_ext.models.mutables.diff_mutable_op import (DiffChoiceRoute, DiffMutableModule,  # noqa: E402
+                                                       DiffMutableOP, GumbelChoiceRoute)
+from razor_ext.models.mutables.one_hot_mutable_op import OneHotMutableOP  # noqa: E402
+
+__all__ += ['DiffChoiceRoute', 'DiffMutableModule', 'DiffMutableOP', 'GumbelChoiceRoute', 'OneHotMutableOP']

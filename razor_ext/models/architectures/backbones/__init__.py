@@ -1,0 +1,1 @@
+from razor_ext.models.architectures.backbones.darts_backbone import DartsBackbone  # noqa: F401
