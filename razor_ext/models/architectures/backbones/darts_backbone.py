@@ -168,7 +168,7 @@ class DartsBackbone(nn.Module):
         >>> net = DartsBackbone(1, 4, mutable, dict(type='DiffChoiceRoute', with_arch_param=True),
         ...                     num_layers=3, num_nodes=2, out_indices=(2,))
         >>> net(torch.randn(2, 1, 8, 8))[-1].shape
-        torch.Size([2, 16, 2, 2])
+        torch.Size([2, 32, 2, 2])
     """
 
     def __init__(self, in_channels: int, base_channels: int, mutable_cfg: Mapping[str, Any],

@@ -1,7 +1,7 @@
 """The DARTS primitives (MMRazor's class names and arguments): separable and dilated convs,
 max/avg pool + BN, skip connection (a factorized reduce when strided) and zero.
 
-Every op takes ``in_channels, out_channels, stride`` (MMRazor's ``BaseOP`` arguments; a
+Every op takes ``in_channels, out_channels, stride`` (:class:`BaseOP`'s arguments; a
 ``DiffMutableOP`` passes them through ``module_kwargs``) and maps ``[N, C_in, H, W]`` to
 ``[N, C_out, H / stride, W / stride]``.
 """
@@ -13,6 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from razor_ext.models.architectures.ops.base import BaseOP
 from razor_ext.models.connectors.layer_builders import build_norm_layer
 from razor_ext.registry import MODELS
 
@@ -40,25 +41,12 @@ class DropPath(nn.Module):
         return x * mask / keep
 
 
-class _DartsOp(nn.Module):
-    """``in_channels``, ``out_channels``, ``stride`` checked and stored (MMRazor's BaseOP)."""
-
-    def __init__(self, in_channels: int, out_channels: int, stride: int = 1,
-                 init_cfg: Mapping[str, Any] | None = None) -> None:
-        super().__init__()
-        for name, value in (('in_channels', in_channels), ('out_channels', out_channels),
-                            ('stride', stride)):
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f'{type(self).__name__}: {name} must be a positive int, got {value!r}')
-        self.in_channels, self.out_channels, self.stride = in_channels, out_channels, stride
-
-
 def _norm(cfg: Mapping[str, Any], channels: int) -> nn.Module:
     return build_norm_layer(cfg, channels)[1]
 
 
 @MODELS.register_module()
-class DartsPoolBN(_DartsOp):
+class DartsPoolBN(BaseOP):
     """3x3 max or average pool (padding 1, the op's stride) followed by BN.
 
     Example:
@@ -86,7 +74,7 @@ class DartsPoolBN(_DartsOp):
 
 
 @MODELS.register_module()
-class DartsDilConv(_DartsOp):
+class DartsDilConv(BaseOP):
     """ReLU, depthwise dilated (2) conv, pointwise conv, BN.
 
     Example:
@@ -115,7 +103,7 @@ class DartsDilConv(_DartsOp):
 
 
 @MODELS.register_module()
-class DartsSepConv(_DartsOp):
+class DartsSepConv(BaseOP):
     """Two stacked (ReLU, depthwise conv, pointwise conv, BN) blocks; the first is strided.
 
     Example:
@@ -148,7 +136,7 @@ class DartsSepConv(_DartsOp):
 
 
 @MODELS.register_module()
-class DartsSkipConnect(_DartsOp):
+class DartsSkipConnect(BaseOP):
     """Identity at stride 1; at stride 2 a factorized reduce (ReLU, two offset 1x1 stride-2
     convs concatenated, BN).
 
@@ -180,7 +168,7 @@ class DartsSkipConnect(_DartsOp):
 
 
 @MODELS.register_module()
-class DartsZero(_DartsOp):
+class DartsZero(BaseOP):
     """No connection: zeros of the output shape.
 
     Example:
