@@ -91,7 +91,12 @@ class DiffMutableModule(BaseMutable):
         raise NotImplementedError
 
     def dump_chosen(self) -> dict[str, Any]:
-        return {'chosen': self.current_choice, 'meta': {'all_choices': list(self._all_choices)}}
+        """The derived choice (``sample_choice`` of the held architecture parameter, i.e. the
+        argmax) when there is one and the mutable is not fixed, else ``current_choice``."""
+        chosen = self.current_choice
+        if not self.is_fixed and self.arch_param is not None:
+            chosen = self.sample_choice(self.arch_param)
+        return {'chosen': chosen, 'meta': {'all_choices': list(self._all_choices)}}
 
 
 @MODELS.register_module()
@@ -252,7 +257,9 @@ class DiffChoiceRoute(DiffMutableModule):
                              f'got {num_chosen!r}')
         self.num_chosen = num_chosen
         self._with_arch_param = bool(with_arch_param)
-        self._current_choice = self._all_choices[:num_chosen]
+        # A route without architecture parameters sums every edge: that is its choice.
+        self._current_choice = (self._all_choices[:num_chosen] if with_arch_param
+                                else list(self._all_choices))
         self._chosen: list[str] = []
 
     @property

@@ -129,7 +129,8 @@ class NasMutator(nn.Module):
         self._arch_keys: dict[str, str] = {}
         for group, members in self.search_groups.items():
             head = members[0]
-            if not hasattr(head, 'set_forward_args') or head.is_fixed:
+            if (not hasattr(head, 'set_forward_args') or head.is_fixed
+                    or not getattr(head, 'with_arch_param', True)):
                 continue
             key = f'g{len(self._arch_keys)}'  # ParameterDict keys cannot hold the dots of paths
             param = nn.Parameter(1e-3 * torch.randn(len(head.choices)))
