@@ -86,6 +86,7 @@ def test_diff_op_without_arch_param_runs_all_candidates_and_fixes():
     torch.testing.assert_close(op(x), conv(x))
     assert op.to_static_op() is conv
     assert op.dump_chosen() == {'chosen': 'conv', 'meta': {'all_choices': ['conv', 'pool', 'skip']}}
+    op.fix_chosen('conv')  # again, the same: a no-op
     with pytest.raises(AttributeError, match='already fixed'):
         op.fix_chosen('skip')
 
@@ -149,6 +150,7 @@ def test_route_without_arch_param_sums_every_edge():
     route.set_forward_args(nn.Parameter(torch.tensor([5.0, -5.0])))  # ignored
     xs = [torch.ones(1), 2 * torch.ones(1)]
     assert route(xs).item() == 3.0 and route.current_choice == ['a', 'b']
+    assert route.sample_choice() == route.max_choice == route.min_choice == ['a', 'b']
     with pytest.raises(ValueError, match='num_chosen'):
         DiffChoiceRoute({'a': nn.Identity()}, num_chosen=2)
 

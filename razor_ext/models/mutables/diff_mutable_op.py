@@ -177,9 +177,11 @@ class DiffMutableOP(DiffMutableModule):
 
     def fix_chosen(self, chosen: str | Sequence[str]) -> None:
         """Keep only the ``chosen`` candidate(s); the others and their weights are dropped."""
-        if self.is_fixed:
-            raise AttributeError(f'{type(self).__name__} is already fixed to {self._chosen}')
         names = [chosen] if isinstance(chosen, str) else list(chosen)
+        if self.is_fixed:
+            if sorted(names) == sorted(self._chosen):
+                return  # fixing again to the same choice (a subnet loaded twice) is harmless
+            raise AttributeError(f'{type(self).__name__} is already fixed to {self._chosen}')
         self.current_choice = names[0] if len(names) == 1 else names
         for name in self.choices:
             if name not in names:
@@ -258,8 +260,7 @@ class DiffChoiceRoute(DiffMutableModule):
         self.num_chosen = num_chosen
         self._with_arch_param = bool(with_arch_param)
         # A route without architecture parameters sums every edge: that is its choice.
-        self._current_choice = (self._all_choices[:num_chosen] if with_arch_param
-                                else list(self._all_choices))
+        self._current_choice = self._current_default()
         self._chosen: list[str] = []
 
     @property
@@ -278,9 +279,24 @@ class DiffChoiceRoute(DiffMutableModule):
         choice = [choice] if isinstance(choice, str) else list(choice)
         BaseMutable.current_choice.fset(self, choice)  # type: ignore[attr-defined]
 
+    @property
+    def max_choice(self) -> list[str]:
+        return self._current_default()
+
+    @property
+    def min_choice(self) -> list[str]:
+        return self._current_default()
+
+    def _current_default(self) -> list[str]:
+        return (self._all_choices[:self.num_chosen] if self._with_arch_param
+                else list(self._all_choices))
+
     def sample_choice(self, arch_param: torch.Tensor | None = None) -> list[str]:
-        """The ``num_chosen`` edges with the largest ``arch_param`` (random without one)."""
+        """The ``num_chosen`` edges with the largest ``arch_param``; without one, random edges
+        (or every edge for a route without architecture parameters: a plain sum)."""
         arch_param = self.arch_param if arch_param is None else arch_param
+        if not self._with_arch_param:
+            return list(self._all_choices)
         if arch_param is None:
             return random.sample(self._all_choices, self.num_chosen)
         order = torch.argsort(arch_param.detach(), descending=True, stable=True).tolist()
@@ -308,9 +324,11 @@ class DiffChoiceRoute(DiffMutableModule):
 
     def fix_chosen(self, chosen: str | Sequence[str]) -> None:
         """Keep only the ``chosen`` edges (their inputs keep their positions)."""
-        if self.is_fixed:
-            raise AttributeError(f'{type(self).__name__} is already fixed to {self._chosen}')
         names = [chosen] if isinstance(chosen, str) else list(chosen)
+        if self.is_fixed:
+            if sorted(names) == sorted(self._chosen):
+                return  # fixing again to the same choice (a subnet loaded twice) is harmless
+            raise AttributeError(f'{type(self).__name__} is already fixed to {self._chosen}')
         self.current_choice = names
         for name in self.choices:
             if name not in names:

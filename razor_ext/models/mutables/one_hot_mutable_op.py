@@ -23,7 +23,7 @@ class OneHotMutableOP(DiffMutableOP):
     gives the architecture parameters DSNAS's gradient ``dL/dZ_k * d log p_k / d alpha`` (the
     score-function estimator MMRazor assembles in a second pass) next to the weights' gradients.
     In eval mode the most likely candidate runs. The sample is kept in ``arch_weights`` (shape
-    ``[len(choices)]``) for the resource loss.
+    ``[len(choices)]``, detached) for the resource loss.
 
     Once the largest probability exceeds the second largest by ``fix_threshold`` the edge fixes
     itself to it (MMRazor's behaviour; the default 1.0 never triggers with two or more choices).
@@ -59,7 +59,7 @@ class OneHotMutableOP(DiffMutableOP):
                 self.fix_chosen(self._all_choices[int(torch.argmax(probs))])
                 return self.forward_fixed(x)
         weights = self.sample_weights(arch_param)
-        self.arch_weights = weights
+        self.arch_weights = weights.detach()  # a record (deep-copyable), not part of the graph
         index = int(torch.argmax(weights.detach()))
         return weights[index] * self._candidates[self._all_choices[index]](x)
 
