@@ -35,6 +35,10 @@ def test_config_builds_and_trains(path, tmp_path):
     training = cfg.train_cfg.get("type", "EpochBasedTrainLoop") in ("EpochBasedTrainLoop", "IterBasedTrainLoop")
     if training:
         cfg["train_cfg"] = dict(type="IterBasedTrainLoop", max_iters=3, val_interval=3)
+    elif "mutator_dataloader" in cfg.train_cfg:  # DARTS loops: two loaders, keep the second
+        training = True
+        cfg["train_cfg"] = dict(type="DartsIterBasedTrainLoop", max_iters=3, val_interval=3,
+                                mutator_dataloader=cfg.train_cfg["mutator_dataloader"])
     cfg["train_dataloader"]["dataset"]["split"] = "val"  # small and quick
     runner = Runner.from_cfg(cfg)
     runner.train()
