@@ -8,6 +8,7 @@ from torch.utils.data import DataLoader, Subset
 
 from razor_ext.data import EmbeddedDigits
 from razor_ext.engine import Runner
+from razor_ext.export import to_onnx
 from razor_ext.models.algorithms.nas import DARTS, DSNAS
 from razor_ext.models.mutables import BaseMutable
 from razor_ext.registry import MODELS, TASK_UTILS
@@ -95,7 +96,7 @@ def test_darts_arch_params_get_gradients_only_in_the_architecture_step(batches, 
     assert all(not torch.equal(before[k], a) for k, a in alphas.items())
 
 
-def test_darts_trains_and_exports_its_genotype(batches):
+def test_darts_trains_and_exports_its_genotype(batches, tmp_path):
     torch.manual_seed(0)
     algo = DARTS(supernet(), mutator=dict(type='NasMutator'))
     opt = optimizers(algo)
@@ -108,6 +109,8 @@ def test_darts_trains_and_exports_its_genotype(batches):
     assert not any(isinstance(m, BaseMutable) for m in static.modules())
     static.eval()
     assert static(batches[0][0]).shape == (16, 10)
+    # the derived subnet is plain torch: it exports to ONNX and onnxruntime agrees
+    assert to_onnx(static, batches[0][0][:2], tmp_path / 'darts_subnet.onnx', verify=True).is_file()
 
 
 # ----------------------------------------------------------------------------- DSNAS
