@@ -26,7 +26,8 @@ def test_config_builds_and_trains(path, tmp_path):
     if cfg.get("train_cfg") is None:
         algo = MODELS.build(cfg.model)
         assert isinstance(algo, BaseAlgorithm)
-        x, y = torch.rand(4, 1, 32, 32), torch.randint(0, 10, (4,))
+        x = torch.rand(*cfg.get("example_input_shape", (4, 1, 32, 32)))
+        y = torch.randint(0, 10, (x.shape[0],))
         log = algo.train_step((x, y), torch.optim.SGD(algo.parameters(), lr=0.01))
         assert set(log) >= {"loss"} and torch.isfinite(torch.tensor(log["loss"]))
         return
@@ -35,6 +36,10 @@ def test_config_builds_and_trains(path, tmp_path):
     training = cfg.train_cfg.get("type", "EpochBasedTrainLoop") in ("EpochBasedTrainLoop", "IterBasedTrainLoop")
     if training:
         cfg["train_cfg"] = dict(type="IterBasedTrainLoop", max_iters=3, val_interval=3)
+    elif "mutator_dataloader" in cfg.train_cfg:  # DARTS loops: two loaders, keep the second
+        training = True
+        cfg["train_cfg"] = dict(type="DartsIterBasedTrainLoop", max_iters=3, val_interval=3,
+                                mutator_dataloader=cfg.train_cfg["mutator_dataloader"])
     cfg["train_dataloader"]["dataset"]["split"] = "val"  # small and quick
     runner = Runner.from_cfg(cfg)
     runner.train()

@@ -26,7 +26,8 @@ def _mutables(model: nn.Module) -> dict[str, BaseMutable]:
 def _to_static(model: nn.Module) -> nn.Module:
     """Replace every OneShotMutableOP by its chosen candidate and every dynamic op by its static
     op (plain torch modules), recursively."""
-    if isinstance(model, (OneShotMutableOP, DynamicMixin)):
+    if isinstance(model, (OneShotMutableOP, DynamicMixin)) or (
+            isinstance(model, BaseMutable) and hasattr(model, 'to_static_op')):
         # a freshly built static layer starts in training mode: keep the supernet's mode
         return _to_static(model.to_static_op().train(model.training))
     for name, child in list(model.named_children()):

@@ -7,3 +7,6 @@ from razor_ext.engine.loops.search_loops import EvolutionSearchLoop, SubnetValLo
 
 __all__ = ['BaseLoop', 'EpochBasedTrainLoop', 'EvolutionSearchLoop', 'IterBasedTrainLoop', 'PTQLoop',
            'QATEpochBasedLoop', 'SubnetValLoop', 'TestLoop', 'ValLoop']
+from razor_ext.engine.loops.darts_loops import DartsEpochBasedTrainLoop, DartsIterBasedTrainLoop  # noqa: E402
+
+__all__ += ['DartsEpochBasedTrainLoop', 'DartsIterBasedTrainLoop']

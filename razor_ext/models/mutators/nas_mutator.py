@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import torch
 from torch import nn
 
 from razor_ext.models.mutables.base_mutable import BaseMutable
@@ -80,8 +81,9 @@ class NasMutator(nn.Module):
         return out
 
     def sample_choices(self, kind: str = 'random') -> dict[str, Any]:
-        """A choice per group: random, or every group's max / min."""
-        return self._choices_of(kind)
+        """A choice per group: random, or every group's max / min (groups with architecture
+        parameters: their argmax, whatever ``kind``, as MMRazor)."""
+        return {**self._choices_of(kind), **self.arch_choices()}
 
     def set_choices(self, choices: Mapping[str, Any]) -> None:
         """Set a choice per group; every group must be given, and each choice must be valid."""
@@ -117,7 +119,32 @@ class NasMutator(nn.Module):
     def set_min_choices(self) -> None:
         self.set_choices(self.min_choices)
 
+    # ------------------------------------------------ architecture parameters (DARTS, DSNAS)
+    def prepare_arch_params(self) -> None:
+        """One ``nn.Parameter`` (``1e-3 * randn(len(choices))``) per search group of
+        differentiable mutables (those with ``set_forward_args``: ``DiffMutableOP``,
+        ``DiffChoiceRoute``...), shared by the group's members; held in this module, so
+        ``mutator.parameters()`` is what an architecture optimizer trains."""
+        self._arch_params = nn.ParameterDict()
+        self._arch_keys: dict[str, str] = {}
+        for group, members in self.search_groups.items():
+            head = members[0]
+            if (not hasattr(head, 'set_forward_args') or head.is_fixed
+                    or not getattr(head, 'with_arch_param', True)):
+                continue
+            key = f'g{len(self._arch_keys)}'  # ParameterDict keys cannot hold the dots of paths
+            param = nn.Parameter(1e-3 * torch.randn(len(head.choices)))
+            self._arch_params[key], self._arch_keys[group] = param, key
+            for member in members:
+                member.set_forward_args(param)
+
     @property
     def arch_params(self) -> dict[str, nn.Parameter]:
-        """Architecture parameters of differentiable mutables (none for one-shot ones)."""
-        return {}
+        """``{search group: architecture parameter}`` (empty for one-shot supernets)."""
+        keys = getattr(self, '_arch_keys', {})
+        return {group: self._arch_params[key] for group, key in keys.items()}
+
+    def arch_choices(self) -> dict[str, Any]:
+        """The derived choice (argmax / top edges) of every group with architecture parameters."""
+        return {group: self.search_groups[group][0].sample_choice(param)
+                for group, param in self.arch_params.items()}

@@ -7,3 +7,6 @@ from razor_ext.models.algorithms.nas.sandwich import SandwichAlgorithm
 from razor_ext.models.algorithms.nas.spos import SPOS
 
 __all__ = ['AutoSlim', 'BigNAS', 'DARTS', 'NASAlgorithm', 'SPOS', 'SandwichAlgorithm']
+from razor_ext.models.algorithms.nas.dsnas import DSNAS  # noqa: E402
+
+__all__ += ['DSNAS']

@@ -28,7 +28,7 @@ def _frozen(params: Sequence[nn.Parameter]) -> Iterator[None]:
             p.requires_grad_(flag)
 
 
-@MODELS.register_module()
+@MODELS.register_module(name=['DARTS', 'Darts'])  # 'Darts': MMRazor's registered name
 class DARTS(NASAlgorithm):
     """Differentiable architecture search (Liu et al. 2019), MMRazor's ``DARTS``.
 
