@@ -59,6 +59,8 @@ def test_mmrazor_spos_subnet_yaml_loads(tmp_path):
     assert names['backbone.layers.0.0.branch2.1.conv'].kernel_size == (7, 7)
     assert type(names['backbone.layers.1.0']).__name__ == 'ShuffleXception'
     assert model.eval()(torch.randn(1, 3, 32, 32)).shape == (1, 1000)
+    # MMRazor's README gives this subnet 3.35M parameters
+    assert sum(p.numel() for p in model.parameters()) == 3_353_592
 
 
 def test_generated_subnet_file_in_mmrazor_format_loads(tmp_path):
