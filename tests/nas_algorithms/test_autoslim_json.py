@@ -139,3 +139,30 @@ def test_bad_channel_unit_files_are_errors_naming_the_problem(tmp_path):
     with pytest.raises(ValueError, match='deploy_index'):
         SlimmableChannelMutator(dict(type='SlimmableChannelUnit', units=units), PARSE_CFG,
                                 deploy_index=3)
+
+
+def test_autoslim_sandwich_trains_the_files_subnets(tmp_path):
+    """AutoSlim's sandwich rule over the JSON's subnets: max (on labels), min and a random one
+    (distilled from max) per step; every visited width is one of the file's subnets."""
+    path = generated_json(tmp_path)
+    torch.manual_seed(0)
+    random.seed(0)
+    algo = MODELS.build(dict(
+        type='mmrazor.AutoSlim', architecture=MODEL_CFG, num_random_samples=1,
+        mutator=dict(type='SlimmableChannelMutator', parse_cfg=PARSE_CFG,
+                     channel_unit_cfg=dict(type='SlimmableChannelUnit', units=str(path)))))
+    mutator = algo.mutator
+    seen = []
+    original = mutator.set_choices
+
+    def recording(choices, *args, **kwargs):
+        seen.append(dict(choices))
+        return original(choices, *args, **kwargs)
+
+    mutator.set_choices = recording
+    opt = torch.optim.SGD(algo.parameters(), lr=0.01)
+    log = algo.train_step((torch.randn(2, 3, 32, 32), torch.tensor([1, 7])), opt)
+    assert set(log) >= {'max_subnet.loss', 'min_subnet.loss_kd', 'random0_subnet.loss_kd'}
+    assert seen[0] == mutator.subnets[-1] == mutator.max_choices  # the file's widest subnet
+    assert seen[1] == mutator.min_choices == mutator.subnets[0]
+    assert all(s in mutator.subnets for s in seen)

@@ -73,6 +73,8 @@ class SlimmableChannelMutator(ChannelMutator):
 
     Attributes:
         subnets: ``[{unit name: channels}, ...]``, one dict per candidate index.
+        max_choices / min_choices: the widest / narrowest subnet, so that AutoSlim's sandwich
+            rule (:class:`~razor_ext.models.algorithms.AutoSlim`) trains these subnets.
 
     Raises:
         KeyError: the file names a unit the model does not have (the message lists them).
@@ -142,6 +144,27 @@ class SlimmableChannelMutator(ChannelMutator):
         if not self.subnets:
             raise RuntimeError('no subnets: the channel unit config lists no candidate_choices')
         return dict(random.choice(self.subnets))
+
+    def _extreme(self, pick: Any) -> dict[str, Any]:
+        if not self.subnets:
+            raise RuntimeError('no subnets: the channel unit config lists no candidate_choices')
+        return dict(pick(self.subnets, key=lambda subnet: sum(subnet.values())))
+
+    @property
+    def max_choices(self) -> dict[str, Any]:
+        """The widest subnet (most channels in total): the sandwich rule's max."""
+        return self._extreme(max)
+
+    @property
+    def min_choices(self) -> dict[str, Any]:
+        """The narrowest subnet (fewest channels in total): the sandwich rule's min."""
+        return self._extreme(min)
+
+    def set_max_choices(self) -> None:
+        self.set_choices(self.max_choices)
+
+    def set_min_choices(self) -> None:
+        self.set_choices(self.min_choices)
 
     def deploy(self, index: int) -> nn.Module:
         """A physically slimmed copy of the supernet for subnet ``index`` (the supernet and its
