@@ -219,3 +219,28 @@ def test_classifier_preprocessor_converts_bgr_and_normalises():
     img = torch.tensor([10.0, 20.0, 30.0]).view(1, 3, 1, 1)
     out = model.data_preprocessor({'inputs': img, 'data_samples': None})['inputs']
     assert out.flatten().tolist() == [29.0, 18.0, 3.5]
+
+
+DOCTEST_MODULES = [
+    'razor_ext.models.architectures.ops.conv_module',
+    'razor_ext.models.architectures.ops.shufflenet_series',
+    'razor_ext.models.architectures.ops.mobilenet_series',
+    'razor_ext.models.architectures.backbones.stages',
+    'razor_ext.models.architectures.backbones.searchable_shufflenet_v2',
+    'razor_ext.models.architectures.backbones.searchable_mobilenet_v2',
+    'razor_ext.models.architectures.necks.gap',
+    'razor_ext.models.architectures.heads.linear_head',
+    'razor_ext.models.architectures.classifiers.image',
+    'razor_ext.models.losses.cross_entropy_loss',
+]
+
+
+@pytest.mark.parametrize('name', DOCTEST_MODULES)
+def test_docstring_examples(name):
+    """The examples in the docstrings run and give what they show (MobileNetV2 1.5x's example is
+    left to the AutoSlim tests: it is the slowest)."""
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
