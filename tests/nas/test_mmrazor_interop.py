@@ -61,6 +61,11 @@ def test_mmrazor_spos_subnet_yaml_loads(tmp_path):
     assert model.eval()(torch.randn(1, 3, 32, 32)).shape == (1, 1000)
     # MMRazor's README gives this subnet 3.35M parameters
     assert sum(p.numel() for p in model.parameters()) == 3_353_592
+    # and 0.33G FLOPs (mmcv's count of multiply-adds, BN and activations included): the
+    # convolutions and the classifier alone are 316M multiply-adds (our FLOPs are 2 per MAC)
+    from razor_ext.models.task_modules.estimators import ResourceEstimator
+    flops = ResourceEstimator(input_shape=(1, 3, 224, 224)).estimate(model)['flops']
+    assert 300 < flops / 2 < 330
 
 
 def test_generated_subnet_file_in_mmrazor_format_loads(tmp_path):
