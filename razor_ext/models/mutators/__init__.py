@@ -2,5 +2,8 @@
 sample or set their choices."""
 from razor_ext.models.mutators.channel_mutator import ChannelMutator, MutableChannelUnit
 from razor_ext.models.mutators.nas_mutator import NasMutator
+from razor_ext.models.mutators.slimmable_channel_mutator import (SlimmableChannelMutator,
+                                                                 SlimmableChannelUnit)
 
-__all__ = ['ChannelMutator', 'MutableChannelUnit', 'NasMutator']
+__all__ = ['ChannelMutator', 'MutableChannelUnit', 'NasMutator', 'SlimmableChannelMutator',
+           'SlimmableChannelUnit']

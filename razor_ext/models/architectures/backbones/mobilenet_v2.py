@@ -72,7 +72,7 @@ class MobileNetV2(nn.Module):
 
     Example:
         >>> import torch
-        >>> net = MobileNetV2(widen_factor=1.5)
+        >>> net = MobileNetV2(widen_factor=1.5).eval()
         >>> net(torch.randn(1, 3, 32, 32))[0].shape, net.layer2[0].conv[0].conv.out_channels
         (torch.Size([1, 1920, 1, 1]), 144)
     """

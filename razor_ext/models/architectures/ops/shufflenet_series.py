@@ -24,7 +24,7 @@ def channel_shuffle(x: Tensor, groups: int) -> Tensor:
         [0.0, 2.0, 1.0, 3.0]
     """
     n, c, h, w = x.shape
-    if c % groups:
+    if not torch.jit.is_tracing() and c % groups:  # traced shapes are tensors
         raise ValueError(f'channel_shuffle: {c} channels do not split into {groups} groups')
     return x.view(n, groups, c // groups, h, w).transpose(1, 2).reshape(n, c, h, w)
 
