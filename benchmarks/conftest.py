@@ -168,3 +168,13 @@ def pytest_terminal_summary(terminalreporter) -> None:
             counts = ", ".join(f"{role} {statistics.median(n):g} ({max(n)})"
                                for role, n in faults.items())
             write(f"{group:<40}{counts}")
+
+
+def paired_ratio(group: str, a: str, b: str) -> tuple[float, float, float] | None:
+    """Median, first and third quartile of the per-round ratios ``a / b`` of a ``paired`` group,
+    or None when it did not time (``--benchmark-disable``). For ratios the summary table lacks."""
+    rounds = _ROUNDS.get(group)
+    if not rounds or a not in rounds or b not in rounds:
+        return None
+    q1, median, q3 = statistics.quantiles([x / y for x, y in zip(rounds[a], rounds[b])], n=4)
+    return median, q1, q3
