@@ -179,7 +179,7 @@ class PairedRatio(collections.namedtuple("PairedRatio", "median q1 q3 of_minima"
                 f"fastest rounds {self.of_minima:.3f}x")
 
 
-def paired_ratio(group: str, a: str, b: str) -> PairedRatio | None:
+def ratio_of_rounds(group: str, a: str, b: str) -> PairedRatio | None:
     """The :class:`PairedRatio` of roles ``a`` over ``b`` of a ``paired`` group, or None when it
     did not time (``--benchmark-disable``). For ratios the summary table lacks."""
     rounds = _ROUNDS.get(group)
@@ -187,3 +187,10 @@ def paired_ratio(group: str, a: str, b: str) -> PairedRatio | None:
         return None
     q1, median, q3 = statistics.quantiles([x / y for x, y in zip(rounds[a], rounds[b])], n=4)
     return PairedRatio(median, q1, q3, min(rounds[a]) / min(rounds[b]))
+
+
+@pytest.fixture
+def paired_ratio() -> Callable[[str, str, str], PairedRatio | None]:
+    """``paired_ratio(group, a, b)`` after ``paired(group, ...)``: see :func:`ratio_of_rounds`.
+    A fixture, because test modules cannot import this conftest by name reliably."""
+    return ratio_of_rounds

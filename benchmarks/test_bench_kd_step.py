@@ -20,7 +20,6 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import paired_ratio
 
 from razor_ext.models.algorithms import BaseAlgorithm
 from razor_ext.models.architectures import MnistCNN
@@ -72,7 +71,7 @@ def kd_roles():
     return dict(ours=ours, floor=floor, algo_floor=algo_floor), teacher
 
 
-def test_kd_step_round_robin(paired, kd_roles):
+def test_kd_step_round_robin(paired, paired_ratio, kd_roles):
     roles, teacher = kd_roles
     before = [p.clone() for p in teacher.parameters()]
     group = f'kd step MnistCNN 16->8 batch {BATCH}'

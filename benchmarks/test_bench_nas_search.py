@@ -19,7 +19,6 @@ import time
 
 import pytest
 import torch
-from conftest import paired_ratio
 
 from razor_ext.demo.measure import accuracy
 from razor_ext.engine.search import bn_calibrator, evolution_search
@@ -136,7 +135,7 @@ def step_roles(request):
     return sample_seed, choices, algo, dict(ours=ours, floor=floor)
 
 
-def test_supernet_step_vs_static_round_robin(paired, step_roles):
+def test_supernet_step_vs_static_round_robin(paired, paired_ratio, step_roles):
     sample_seed, choices, algo, roles = step_roles
     group = f'SPOS step vs static subnet{sample_seed} batch {BATCH}'
     paired(group, roles)

