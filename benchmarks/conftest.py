@@ -168,3 +168,29 @@ def pytest_terminal_summary(terminalreporter) -> None:
             counts = ", ".join(f"{role} {statistics.median(n):g} ({max(n)})"
                                for role, n in faults.items())
             write(f"{group:<40}{counts}")
+
+
+class PairedRatio(collections.namedtuple("PairedRatio", "median q1 q3 of_minima")):
+    """Per-round ratios a / b of a ``paired`` group: median and quartiles, and the ratio of the
+    two roles' fastest rounds (the least disturbed by other processes on a shared host)."""
+
+    def __str__(self) -> str:
+        return (f"{self.median:.3f}x ({self.q1:.3f}-{self.q3:.3f}), "
+                f"fastest rounds {self.of_minima:.3f}x")
+
+
+def ratio_of_rounds(group: str, a: str, b: str) -> PairedRatio | None:
+    """The :class:`PairedRatio` of roles ``a`` over ``b`` of a ``paired`` group, or None when it
+    did not time (``--benchmark-disable``). For ratios the summary table lacks."""
+    rounds = _ROUNDS.get(group)
+    if not rounds or a not in rounds or b not in rounds:
+        return None
+    q1, median, q3 = statistics.quantiles([x / y for x, y in zip(rounds[a], rounds[b])], n=4)
+    return PairedRatio(median, q1, q3, min(rounds[a]) / min(rounds[b]))
+
+
+@pytest.fixture
+def paired_ratio() -> Callable[[str, str, str], PairedRatio | None]:
+    """``paired_ratio(group, a, b)`` after ``paired(group, ...)``: see :func:`ratio_of_rounds`.
+    A fixture, because test modules cannot import this conftest by name reliably."""
+    return ratio_of_rounds
