@@ -15,3 +15,4 @@ model = dict(
         loss_forward_mappings=dict(loss_kd=dict(
             preds_S=dict(from_student=True, recorder='logits'),
             preds_T=dict(from_student=False, recorder='logits')))))
+val_cfg = dict(type='SingleTeacherDistillValLoop')

@@ -193,6 +193,23 @@ class SingleTeacherDistill(BaseAlgorithm):
             self.distiller.teacher_recorders.map_records(lambda r: _to(r, device, dtype))
         return {}
 
+    def teacher_predict(self, inputs: Any, data_samples: Any = None) -> Any:
+        """The teacher's raw output (``'tensor'`` mode), no grad, no recording; inputs moved to
+        the teacher's pinned device/dtype and the output back to the student's.
+
+        Example:
+            >>> algo = SingleTeacherDistill(nn.Linear(2, 3), nn.Linear(2, 3),
+            ...                             dict(type='ConfigurableDistiller'))
+            >>> algo.teacher_predict(torch.ones(4, 2)).shape
+            torch.Size([4, 3])
+        """
+        pinned = self.teacher_device is not None or self.teacher_dtype is not None
+        if pinned:
+            inputs = _to(inputs, self.teacher_device, self.teacher_dtype)
+        with torch.no_grad():
+            out = run_model(self.teacher, inputs, data_samples, 'tensor')
+        return _to(out, *self._student_device_dtype()) if pinned else out
+
     def _student_device_dtype(self) -> tuple[torch.device, torch.dtype | None]:
         for p in self.student.parameters():
             return p.device, p.dtype
