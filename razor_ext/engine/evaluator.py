@@ -36,7 +36,7 @@ class Accuracy:
 
     def reset(self) -> None:
         self._correct = {k: 0 for k in self.topk}
-        self._loss_sum, self._count = 0.0, 0
+        self._loss_sum, self._count, self._batches = 0.0, 0, 0
 
     def process(self, model: Any, data: Any) -> None:
         batch = model._preprocess(data, training=False)
@@ -48,6 +48,13 @@ class Accuracy:
             raise TypeError('Accuracy needs label tensors as data_samples, got '
                             f'{type(targets).__name__}')
         targets = targets.to(logits.device)
+        bad = ((targets < 0) | (targets >= logits.shape[1])).nonzero().flatten()
+        if len(bad):
+            i = int(bad[0])
+            raise ValueError(f'Accuracy: label {int(targets[i])} at position {i} of batch '
+                             f'{self._batches} is outside [0, {logits.shape[1]}): the model has '
+                             f'{logits.shape[1]} classes; check the dataset labels or num_classes')
+        self._batches += 1
         self._loss_sum += float(F.cross_entropy(logits.float(), targets, reduction='sum'))
         self._count += len(targets)
         ranked = logits.topk(min(max(self.topk), logits.shape[1]), dim=1).indices
