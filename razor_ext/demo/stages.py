@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from razor_ext.demo.measure import accuracy, count_flops, count_params, onnx_latency_ms
+from razor_ext.engine.progress import track
 from razor_ext.export import to_onnx
 from razor_ext.models.architectures import MnistCNN
 
@@ -62,7 +63,7 @@ def train_epochs(model: nn.Module, ctx: DemoContext, epochs: int, lr: float = 3e
     model.train()
     for epoch in range(epochs):
         order = torch.randperm(len(labels), generator=generator)
-        for i in range(0, len(order), ctx.batch_size):
+        for i in track(range(0, len(order), ctx.batch_size), desc=f'epoch {epoch + 1}/{epochs}'):
             idx = order[i:i + ctx.batch_size]
             x, y = images[idx], labels[idx]
             loss = loss_fn(model, x, y) if loss_fn is not None else F.cross_entropy(model(x), y)

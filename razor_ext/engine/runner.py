@@ -21,7 +21,8 @@ from razor_ext.fileio import atomic_path
 from razor_ext.models.algorithms import BaseAlgorithm
 from razor_ext.registry import HOOKS, LOOPS, METRICS, MODELS
 
-_DEFAULT_HOOKS = {'logger': dict(type='LoggerHook'), 'checkpoint': dict(type='CheckpointHook')}
+_DEFAULT_HOOKS = {'logger': dict(type='LoggerHook'), 'checkpoint': dict(type='CheckpointHook'),
+                  'progress': dict(type='ProgressBarHook')}
 
 
 class Runner:
