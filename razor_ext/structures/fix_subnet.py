@@ -76,7 +76,9 @@ def load_fix_subnet(model: nn.Module, subnet: Mapping[str, Any] | str | os.PathL
         subnet: a subnet dict or a ``.yaml`` / ``.json`` file in MMRazor's format.
 
     Returns:
-        ``model`` itself, now made of plain torch modules where mutables were.
+        ``model`` itself, now made of plain torch modules where mutables were. A mutable with a
+        single choice may be missing from the file (MMRazor's files omit them); a BigNAS file's
+        ``input_shape`` entry (the deploy resolution) is kept as ``fixed_input_shape``.
 
     Raises:
         KeyError: the subnet names a mutable the model lacks, or lacks one the model has.
@@ -89,15 +91,25 @@ def load_fix_subnet(model: nn.Module, subnet: Mapping[str, Any] | str | os.PathL
         raise TypeError(f'a subnet must be a mapping of mutable names, got {type(subnet).__name__}')
     mutables = _mutables(model)
     keys = {m.alias or name for name, m in mutables.items()}
-    unknown = sorted(set(subnet) - keys)
+    # BigNAS subnet files also name the deploy resolution (MMRazor's input resizer): not a
+    # module of the model; kept on it as ``fixed_input_shape`` for the caller
+    input_shape = subnet.get('input_shape') if 'input_shape' not in keys else None
+    unknown = sorted(set(subnet) - keys - ({'input_shape'} if input_shape is not None else set()))
     if unknown:
         raise KeyError(f'the subnet names {unknown}, which {type(model).__name__} does not have; '
                        f'its mutables are {sorted(keys)}')
     for name, mutable in mutables.items():
         key = mutable.alias or name
         if key not in subnet:
+            if len(mutable.choices) == 1:  # nothing to choose (MMRazor's files omit these)
+                mutable.fix_chosen(mutable.choices[0])
+                continue
             raise KeyError(f'the subnet has no entry for mutable {key!r}')
         entry = subnet[key]
         chosen = entry['chosen'] if isinstance(entry, Mapping) else entry
         mutable.fix_chosen(chosen)
-    return _to_static(model)
+    static = _to_static(model)
+    if input_shape is not None:
+        static.fixed_input_shape = list(input_shape['chosen'] if isinstance(input_shape, Mapping)
+                                        else input_shape)
+    return static

@@ -9,6 +9,16 @@ from razor_ext.models.mutables.base_mutable import BaseMutable
 from razor_ext.models.mutables.mutable_value import DerivedMutable
 
 
+def base_sources(mutable: BaseMutable | DerivedMutable) -> list[BaseMutable]:
+    """The searchable mutables a (possibly nested) derived value is computed from."""
+    if isinstance(mutable, BaseMutable):
+        return [mutable]
+    found: list[BaseMutable] = []
+    for source in mutable.sources:
+        found += [m for m in base_sources(source) if all(m is not f for f in found)]
+    return found
+
+
 class DynamicMixin:
     """Elastic attributes (``out_channels``, ``kernel_size``, ``depth``...) driven by mutables.
 
@@ -28,6 +38,9 @@ class DynamicMixin:
 
     def _init_dynamic(self) -> None:
         self.mutable_attrs = nn.ModuleDict()
+        # the searchable sources of derived attributes (e.g. an expand ratio only ever used as
+        # ``width * expand``): registered here so a mutator finds them
+        self.derived_sources = nn.ModuleDict()
         self._derived_attrs: dict[str, DerivedMutable] = {}
 
     def register_mutable_attr(self, attr: str, mutable: BaseMutable | DerivedMutable) -> Any:
@@ -52,10 +65,14 @@ class DynamicMixin:
         self._derived_attrs.pop(attr, None)
         if attr in self.mutable_attrs:
             del self.mutable_attrs[attr]
+        for key in [k for k in self.derived_sources if k.startswith(f'{attr}_')]:
+            del self.derived_sources[key]
         if isinstance(mutable, BaseMutable):
             self.mutable_attrs[attr] = mutable
         else:
             self._derived_attrs[attr] = mutable
+            for i, source in enumerate(base_sources(mutable)):
+                self.derived_sources[f'{attr}_{i}'] = source
         return self
 
     def _check_attr_choice(self, attr: str, choice: Any) -> None:
