@@ -64,7 +64,7 @@ struct ConvPlan {
 std::array<int64_t, 2> pair(const char* op, const char* name, at::IntArrayRef v, int64_t least) {
   TORCH_CHECK_VALUE(v.size() == 2, op, ": ", name, " must have 2 values, got ", v.size());
   for (int64_t x : v) {
-    TORCH_CHECK_VALUE(x >= least, op, ": ", name, " must be >= ", least, ", got ", v);
+    TORCH_CHECK_VALUE(x >= least, op, ": ", name, " must be 2 values >= ", least, ", got ", v);
   }
   return {v[0], v[1]};
 }
