@@ -64,7 +64,7 @@ struct ConvPlan {
 std::array<int64_t, 2> pair(const char* op, const char* name, at::IntArrayRef v, int64_t least) {
   TORCH_CHECK_VALUE(v.size() == 2, op, ": ", name, " must have 2 values, got ", v.size());
   for (int64_t x : v) {
-    TORCH_CHECK_VALUE(x >= least, op, ": ", name, " must be >= ", least, ", got ", v);
+    TORCH_CHECK_VALUE(x >= least, op, ": ", name, " must be 2 values >= ", least, ", got ", v);
   }
   return {v[0], v[1]};
 }
@@ -167,9 +167,9 @@ Path choose_path(c10::string_view algorithm, const at::Tensor& input, const at::
   return input.size(0) * p.out_hw[0] * p.out_hw[1] <= kGemmMaxColumns ? Path::kGemm : Path::kConv;
 }
 
-// im2col of one sample (C, H, W) -> (C*K*K, L); a 1x1 stride-1 kernel reads the sample as it is.
+// im2col of one sample (C, H, W) -> (C*K*K, L). (1x1 stride-1 kernels need none: see the batched
+// branches below.)
 at::Tensor columns(const at::Tensor& sample, const ConvPlan& p) {
-  if (pointwise(p)) return sample.reshape({p.i, -1});
   return at::im2col(sample, {p.K, p.K}, p.dilation, p.padding, p.stride);
 }
 
@@ -288,13 +288,8 @@ Grads conv_backward_gemm(const at::Tensor& grad_out, const at::Tensor& input,
     }
     if (mask[0]) {
       at::Tensor gx = grad_input.select(0, s);
-      if (pointwise(p)) {
-        at::Tensor gx2 = gx.view({p.i, cols});
-        at::mm_out(gx2, wt, g);
-      } else {
-        at::col2im_out(gx, at::mm(wt, g), {x.size(2), x.size(3)}, {p.K, p.K}, p.dilation,
-                       p.padding, p.stride);
-      }
+      at::col2im_out(gx, at::mm(wt, g), {x.size(2), x.size(3)}, {p.K, p.K}, p.dilation,
+                     p.padding, p.stride);
     }
   }
   if (mask[2]) grad_bias = full_bias_grad(grad_out, p);

@@ -35,14 +35,14 @@ def dynamic_linear(input: Tensor, weight: Tensor, bias: Tensor | None = None,
     """
     check_float_tensors(_OP, input=input, weight=weight, bias=bias)
     out_features = as_optional_int(_OP, "out_features", out_features)
-    if not torch.compiler.is_compiling():  # traced calls meet the same checks in the fake impl
-        output_shape(input, weight, bias, out_features)
+    # Shapes and ranges: checked by the C++ op (plan_linear) with the messages of output_shape,
+    # which the fake impl runs for traced calls.
     return call_op(torch.ops.razor_ext.dynamic_linear, input, weight, bias, out_features)
 
 
 def output_shape(input: Tensor, weight: Tensor, bias: Tensor | None,
                  out_features: int | None) -> list[int]:
-    """The checks of python/dynamic_ops.cpp (plan_linear), for eager calls and the fake impl."""
+    """The checks of python/dynamic_ops.cpp (plan_linear), for the fake impl."""
     def check(cond, message) -> None:
         torch._check_value(cond, lambda: f"{_OP}: {message()}")
 

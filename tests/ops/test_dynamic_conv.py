@@ -395,3 +395,17 @@ def test_linear_opcheck_gradcheck_compile():
     expected = torch.autograd.grad(reference.dynamic_linear(x, w, b, 4).tanh().sum(), [x, w, b])
     for got, e in zip((x.grad, w.grad, b.grad), expected):
         torch.testing.assert_close(got, e)
+
+
+def test_fake_impls_check_like_the_op():
+    # Traced calls (meta / fake tensors) meet the Python checks of the fake impls.
+    x, w = torch.randn(2, 5, 6, 6, device="meta"), torch.randn(12, 10, 3, 3, device="meta")
+    args = ([1, 1], [1, 1], [1, 1], 1)
+    assert torch.ops.razor_ext.dynamic_conv2d(x, w, None, 6, *args, 3, "auto").shape == (2, 6, 6, 6)
+    with pytest.raises(ValueError, match=r"out_channels must be in \[1, 12\]"):
+        torch.ops.razor_ext.dynamic_conv2d(x, w, None, 13, *args, None, "auto")
+    with pytest.raises(ValueError, match="kernel_size must be in"):
+        torch.ops.razor_ext.dynamic_conv2d(x, w, None, 6, *args, 5, "auto")
+    with pytest.raises(ValueError, match="input has 11 features"):
+        torch.ops.razor_ext.dynamic_linear(torch.randn(2, 11, device="meta"),
+                                           torch.randn(4, 10, device="meta"), None, None)
