@@ -9,6 +9,10 @@ from razor_ext.models.mutables.base_mutable import BaseMutable
 from razor_ext.models.mutables.mutable_value import DerivedMutable
 
 
+#: the child containers :class:`DynamicMixin` adds to a module (not part of its computation)
+MUTABLE_CONTAINERS = ('mutable_attrs', 'derived_sources')
+
+
 def base_sources(mutable: BaseMutable | DerivedMutable) -> list[BaseMutable]:
     """The searchable mutables a (possibly nested) derived value is computed from."""
     if isinstance(mutable, BaseMutable):

@@ -5,7 +5,7 @@ from typing import Any
 
 from torch import nn
 
-from razor_ext.models.dynamic_ops.dynamic_mixin import DynamicMixin
+from razor_ext.models.dynamic_ops.dynamic_mixin import MUTABLE_CONTAINERS, DynamicMixin
 from razor_ext.registry import MODELS
 
 
@@ -30,8 +30,8 @@ class DynamicSequential(DynamicMixin, nn.Sequential):
 
     @property
     def pure_blocks(self) -> list[nn.Module]:
-        """Every block, whatever the depth (``mutable_attrs`` excluded)."""
-        return [m for name, m in self._modules.items() if name != 'mutable_attrs']
+        """Every block, whatever the depth (the mutable containers excluded)."""
+        return [m for name, m in self._modules.items() if name not in MUTABLE_CONTAINERS]
 
     def _check_attr_choice(self, attr: str, choice: Any) -> None:
         n = len(self.pure_blocks)

@@ -79,8 +79,18 @@ class ShortcutLayer(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         if self.reduction > 1:
             x = F.avg_pool2d(x, self.reduction, padding=x.shape[-1] & 1)
+        return self.conv(x) if self._widths_differ(x.shape[1]) else x
+
+    def _widths_differ(self, in_channels: int) -> bool:
         out = self.conv.out_channels if self.out_mutable is None else self.out_mutable.current_choice
-        return x if x.shape[1] == out else self.conv(x)
+        return in_channels != out
+
+    def runs_child(self, name: str) -> bool:
+        """Whether child ``name`` runs with the current choices (read by the analytic
+        resource estimator): the conv runs when the active widths differ."""
+        cin = self.conv.mutable_attrs['in_channels'].current_choice if 'in_channels' in \
+            self.conv.mutable_attrs else self.conv.in_channels
+        return name != 'conv' or self._widths_differ(cin)
 
 
 class AttentiveMBBlock(nn.Module):
