@@ -50,3 +50,22 @@ def test_units_and_latency():
     assert out['params'] == pytest.approx(5e-3) and out['latency'] > 0
     with pytest.raises(ValueError, match='units'):
         ResourceEstimator(units='K')
+    with pytest.raises(ValueError, match='backend'):
+        ResourceEstimator(latency_backend='tensorrt')
+
+
+@pytest.mark.parametrize('backend', ['torch', 'onnxruntime'])
+def test_latency_is_measured_once_per_subnet_and_names_its_backend(backend):
+    torch.manual_seed(0)
+    supernet = SearchableMnistNet(width=4, depth=1).eval()
+    mutator = NasMutator()
+    mutator.prepare_from_supernet(supernet)
+    est = ResourceEstimator((1, 1, 28, 28), measure_latency=True, warmup=0, repeats=2,
+                            latency_backend=backend)
+    mutator.set_max_choices()
+    first = est.estimate(supernet)
+    assert first['latency'] > 0 and first['latency_backend'] == backend
+    assert est.estimate(supernet)['latency'] == first['latency'] and len(est.latency_meter) == 1
+    mutator.set_min_choices()
+    est.estimate(supernet)
+    assert len(est.latency_meter) == 2  # another subnet: measured, not assumed

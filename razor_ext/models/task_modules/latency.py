@@ -132,6 +132,9 @@ class LatencyMeter:
     def __len__(self) -> int:
         return len(self._cache)
 
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._cache
+
     def measure(self, model: nn.Module, key: Hashable | None = None) -> LatencyResult:
         """The cached result for ``key``, else a fresh measurement (cached when key is given).
 

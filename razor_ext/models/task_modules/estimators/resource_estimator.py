@@ -2,8 +2,6 @@
 counted by its current choices), and latency measured when asked."""
 from __future__ import annotations
 
-import statistics
-import time
 import weakref
 from collections.abc import Sequence
 from typing import Any
@@ -15,6 +13,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from razor_ext.models.dynamic_ops.dynamic_mixin import DynamicMixin
 from razor_ext.models.mutables.base_mutable import BaseMutable
 from razor_ext.models.task_modules.estimators.analytic_plan import AnalyticPlan
+from razor_ext.models.task_modules.latency import LatencyMeter
 from razor_ext.models.task_modules.estimators import op_flops  # noqa: F401  (FLOPs of our ops)
 from razor_ext.registry import TASK_UTILS
 
@@ -45,7 +44,10 @@ class ResourceEstimator:
         input_shape: the example input shape, e.g. ``(1, 3, 224, 224)``.
         units: ``'M'`` (millions), ``'G'`` or None (raw counts).
         measure_latency: also time the model: ``latency`` in ms (median of ``repeats`` runs
-            after ``warmup``), on the model's device.
+            after ``warmup``, by :class:`LatencyMeter`) and ``latency_backend``; measured once
+            per subnet (cached by the supernet's current choices).
+        latency_backend: ``'torch'`` (eager, on the model's device) or ``'onnxruntime'`` (the
+            static subnet exported to ONNX, on CPU).
         analytic: count supernets from their choices (see above); False: always a forward.
 
     Example:
@@ -56,11 +58,12 @@ class ResourceEstimator:
 
     def __init__(self, input_shape: Sequence[int] = (1, 3, 224, 224), units: str | None = 'M',
                  measure_latency: bool = False, warmup: int = 3, repeats: int = 10,
-                 analytic: bool = True) -> None:
+                 analytic: bool = True, latency_backend: str = 'torch') -> None:
         if units not in ('M', 'G', None):
             raise ValueError(f"units must be 'M', 'G' or None, got {units!r}")
         self.input_shape, self.units = tuple(input_shape), units
-        self.measure_latency, self.warmup, self.repeats = measure_latency, warmup, repeats
+        self.measure_latency = measure_latency
+        self.latency_meter = LatencyMeter(self.input_shape, latency_backend, warmup, repeats)
         self.analytic = analytic
         self.last_method: str | None = None  # 'analytic' or 'forward'
         self._plans: weakref.WeakKeyDictionary[nn.Module, AnalyticPlan] = weakref.WeakKeyDictionary()
@@ -73,14 +76,22 @@ class ResourceEstimator:
         plan = self.plan_for(model) if self.analytic else None
         counted = plan.estimate() if plan is not None and plan.usable else None
         self.last_method = 'forward' if counted is None else 'analytic'
-        if counted is None or self.measure_latency:
-            x = torch.zeros(self.input_shape, device=self._device(model))
         if counted is None:
-            counted = self.count_forward(model, x)
+            counted = self.count_forward(model, torch.zeros(self.input_shape, device=self._device(model)))
         result: dict[str, Any] = {'flops': self._scale(counted[0]), 'params': self._scale(counted[1])}
         if self.measure_latency:
-            result['latency'] = self._latency_ms(model, x)
+            result.update(self._latency(model))
         return result
+
+    def _latency(self, model: nn.Module) -> dict[str, Any]:
+        mutables = [m for m in model.modules() if isinstance(m, BaseMutable)]
+        key = tuple(repr(m.current_choice) for m in mutables) if mutables else None
+        meter = self.latency_meter
+        if mutables and meter.backend == 'onnxruntime' and key not in meter:
+            from razor_ext.structures import export_fix_subnet  # structures build on models
+            _, model = export_fix_subnet(model, slice_weight=True)  # what would be deployed
+        r = meter.measure(model, key)
+        return {'latency': r.median_ms, 'latency_backend': r.backend}
 
     @staticmethod
     def _device(model: nn.Module) -> torch.device:
@@ -138,20 +149,3 @@ class ResourceEstimator:
             handle.remove()
             model.train(was_training)
         return int(counter.get_total_flops()), sum(p.numel() for p in params) + active_params
-
-    def _latency_ms(self, model: nn.Module, x: torch.Tensor) -> float:
-        was_training = model.training
-        model.eval()
-        times = []
-        with torch.no_grad():
-            for i in range(self.warmup + self.repeats):
-                if x.is_cuda:
-                    torch.cuda.synchronize()
-                start = time.perf_counter()
-                model(x)
-                if x.is_cuda:
-                    torch.cuda.synchronize()
-                if i >= self.warmup:
-                    times.append(time.perf_counter() - start)
-        model.train(was_training)
-        return 1e3 * statistics.median(times)
