@@ -17,9 +17,9 @@ ran, the plan keeps
   other module must have counted 0 FLOPs in every probe.
 
 The plan is then checked against counted forwards of further sampled subnets; any module it
-cannot explain (a module called twice, FLOPs outside convs/linears, a module that runs or not
-for reasons other than its gates, a dimension no mutable explains) or any mismatch makes the
-plan *unusable*, and the estimator falls back to counting a forward, so a result is never
+cannot explain (a module with FLOPs called twice, FLOPs outside convs/linears/attention, a
+module that runs or not for reasons other than its gates, a dimension no mutable explains) or
+any mismatch makes the plan *unusable*, and the estimator falls back to counting a forward, so a result is never
 silently wrong on what was checked. ``reason`` says why a plan is unusable.
 """
 from __future__ import annotations
@@ -347,7 +347,10 @@ class AnalyticPlan:
         name = type(module).__name__
         seen = [(rec, values) for rec, values in present if rec is not None]
         if any(rec.calls > 1 for rec, _ in seen):
-            return f'a {name} runs more than once in a forward'
+            # a shared activation or pool is fine: no FLOPs, parameters counted once
+            if isinstance(module, DynamicMixin) or any(rec.flops for rec, _ in seen):
+                return f'a {name} runs more than once in a forward'
+            return 0, sum(p.numel() for p in module.parameters(recurse=False))
         shapes = [rec.in_shape for rec, _ in seen]
         in_dims: list[int] = []  # value-list slots of the input's dimensions
         if shapes[0] is not None:
