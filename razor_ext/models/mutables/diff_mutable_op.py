@@ -90,6 +90,25 @@ class DiffMutableModule(BaseMutable):
     def forward_arch_param(self, x: Any, arch_param: torch.Tensor) -> Any:
         raise NotImplementedError
 
+    def _choice_of(self, names: list[str]) -> Any:
+        """The ``current_choice`` that fixing to ``names`` sets."""
+        raise NotImplementedError
+
+    def fix_chosen(self, chosen: str | Sequence[str]) -> None:
+        """Keep only the ``chosen`` candidate(s) / edge(s); the others and their weights are
+        dropped (edges keep their input positions)."""
+        names = [chosen] if isinstance(chosen, str) else list(chosen)
+        if self.is_fixed:
+            if sorted(names) == sorted(self._chosen):
+                return  # fixing again to the same choice (a subnet loaded twice) is harmless
+            raise AttributeError(f'{type(self).__name__} is already fixed to {self._chosen}')
+        self.current_choice = self._choice_of(names)
+        for name in self.choices:
+            if name not in names:
+                del self._candidates[name]
+        self._chosen = names
+        self.is_fixed = True
+
     def dump_chosen(self) -> dict[str, Any]:
         """The derived choice (``sample_choice`` of the held architecture parameter, i.e. the
         argmax) when there is one and the mutable is not fixed, else ``current_choice``."""
@@ -175,19 +194,8 @@ class DiffMutableOP(DiffMutableModule):
         probs = self.compute_arch_probs(arch_param)
         return sum(p * op(x) for p, op in zip(probs, self._candidates.values()))
 
-    def fix_chosen(self, chosen: str | Sequence[str]) -> None:
-        """Keep only the ``chosen`` candidate(s); the others and their weights are dropped."""
-        names = [chosen] if isinstance(chosen, str) else list(chosen)
-        if self.is_fixed:
-            if sorted(names) == sorted(self._chosen):
-                return  # fixing again to the same choice (a subnet loaded twice) is harmless
-            raise AttributeError(f'{type(self).__name__} is already fixed to {self._chosen}')
-        self.current_choice = names[0] if len(names) == 1 else names
-        for name in self.choices:
-            if name not in names:
-                del self._candidates[name]
-        self._chosen = names
-        self.is_fixed = True
+    def _choice_of(self, names: list[str]) -> str | list[str]:
+        return names[0] if len(names) == 1 else names
 
     def to_static_op(self) -> nn.Module:
         """The chosen candidate itself, or a :class:`ChosenOps` sum of several."""
@@ -322,19 +330,8 @@ class DiffChoiceRoute(DiffMutableModule):
         return sum(p * op(xi) for p, op, xi in zip(probs, self._candidates.values(), x)
                    if not (p.detach() == 0).item())
 
-    def fix_chosen(self, chosen: str | Sequence[str]) -> None:
-        """Keep only the ``chosen`` edges (their inputs keep their positions)."""
-        names = [chosen] if isinstance(chosen, str) else list(chosen)
-        if self.is_fixed:
-            if sorted(names) == sorted(self._chosen):
-                return  # fixing again to the same choice (a subnet loaded twice) is harmless
-            raise AttributeError(f'{type(self).__name__} is already fixed to {self._chosen}')
-        self.current_choice = names
-        for name in self.choices:
-            if name not in names:
-                del self._candidates[name]
-        self._chosen = names
-        self.is_fixed = True
+    def _choice_of(self, names: list[str]) -> str | list[str]:
+        return names
 
     def to_static_op(self) -> nn.Module:
         """A :class:`ChosenRoute` over the chosen edges."""

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from razor_ext.models.architectures.backbones.mobilenet_v2 import make_divisible
+from razor_ext.models.architectures.backbones.stages import apply_train_rules, check_indices, forward_stages
 from razor_ext.models.dynamic_ops import DynamicBatchNorm2d, DynamicConv2d, DynamicSequential
 from razor_ext.models.mutables import DerivedMutable, OneShotMutableChannel, OneShotMutableValue
 from razor_ext.registry import MODELS
@@ -176,8 +177,7 @@ class AttentiveMobileNetV3(nn.Module):
                  fine_grained_mode: bool = False, with_attentive_shortcut: bool = True,
                  init_cfg: Any = None) -> None:
         super().__init__()
-        if any(i not in range(8) for i in out_indices):
-            raise ValueError(f'out_indices must lie in range(0, 8), got {tuple(out_indices)}')
+        check_indices(out_indices, frozen_stages, 8)
         if fine_grained_mode or not with_attentive_shortcut:
             raise ValueError('AttentiveMobileNetV3: fine_grained_mode=True and '
                              'with_attentive_shortcut=False are not supported')
@@ -241,23 +241,10 @@ class AttentiveMobileNetV3(nn.Module):
         self.out_channels = max(last_ch)
 
     def forward(self, x: Tensor) -> tuple[Tensor, ...]:
-        x = self.first_conv(x)
-        outs = []
-        for i, layer in enumerate(self.layers):
-            x = layer(x)
-            if i in self.out_indices:
-                outs.append(x)
-        return tuple(outs)
+        return forward_stages(self.first_conv, self.layers, x, self.out_indices)
 
     def train(self, mode: bool = True) -> AttentiveMobileNetV3:
         super().train(mode)
         frozen = [self.first_conv] + self.layers[:self.frozen_stages] if self.frozen_stages >= 0 else []
-        for module in frozen:
-            module.eval()
-            for p in module.parameters():
-                p.requires_grad_(False)
-        if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, nn.modules.batchnorm._BatchNorm):
-                    m.eval()
+        apply_train_rules(self, frozen, self.norm_eval, mode)
         return self

@@ -8,7 +8,7 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from razor_ext.models.architectures.backbones.stages import apply_train_rules, check_indices
+from razor_ext.models.architectures.backbones.stages import apply_train_rules, check_indices, forward_stages
 from razor_ext.models.architectures.ops.conv_module import ConvModule
 from razor_ext.registry import MODELS
 
@@ -121,13 +121,7 @@ class MobileNetV2(nn.Module):
                 nn.init.zeros_(m.bias)
 
     def forward(self, x: Tensor) -> tuple[Tensor, ...]:
-        x = self.conv1(x)
-        outs = []
-        for i, name in enumerate(self.layers):
-            x = getattr(self, name)(x)
-            if i in self.out_indices:
-                outs.append(x)
-        return tuple(outs)
+        return forward_stages(self.conv1, [getattr(self, name) for name in self.layers], x, self.out_indices)
 
     def train(self, mode: bool = True) -> MobileNetV2:
         super().train(mode)

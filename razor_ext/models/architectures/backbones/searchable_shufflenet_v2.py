@@ -8,7 +8,7 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from razor_ext.models.architectures.backbones.stages import (apply_train_rules, build_stage,
+from razor_ext.models.architectures.backbones.stages import (apply_train_rules, build_stage, forward_stages,
                                                              check_indices)
 from razor_ext.models.architectures.ops.conv_module import ConvModule
 from razor_ext.registry import MODELS
@@ -87,13 +87,7 @@ class SearchableShuffleNetV2(nn.Module):
                 nn.init.zeros_(m.running_mean)
 
     def forward(self, x: Tensor) -> tuple[Tensor, ...]:
-        x = self.conv1(x)
-        outs = []
-        for i, layer in enumerate(self.layers):
-            x = layer(x)
-            if i in self.out_indices:
-                outs.append(x)
-        return tuple(outs)
+        return forward_stages(self.conv1, self.layers, x, self.out_indices)
 
     def train(self, mode: bool = True) -> SearchableShuffleNetV2:
         super().train(mode)

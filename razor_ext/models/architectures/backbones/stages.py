@@ -1,13 +1,13 @@
 """What the OpenMMLab-style backbones here share: building a stage of searchable blocks,
-checking ``out_indices`` / ``frozen_stages``, and the train-mode rules (frozen stages and
-``norm_eval`` stay in eval mode)."""
+checking ``out_indices`` / ``frozen_stages``, running the stages, and the train-mode rules
+(frozen stages and ``norm_eval`` stay in eval mode)."""
 from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from torch import nn
+from torch import Tensor, nn
 
 from razor_ext.registry import MODELS
 
@@ -58,3 +58,22 @@ def apply_train_rules(backbone: nn.Module, frozen: Sequence[nn.Module], norm_eva
         for m in backbone.modules():
             if isinstance(m, nn.modules.batchnorm._BatchNorm):
                 m.eval()
+
+
+def forward_stages(stem: nn.Module, layers: Sequence[nn.Module], x: Tensor,
+                   out_indices: Sequence[int]) -> tuple[Tensor, ...]:
+    """Run ``stem`` then each layer; return the outputs of the layers in ``out_indices``.
+
+    Example:
+        >>> import torch
+        >>> outs = forward_stages(nn.Identity(), [nn.ReLU(), nn.Tanh()], torch.ones(1), (0, 1))
+        >>> [round(o.item(), 3) for o in outs]
+        [1.0, 0.762]
+    """
+    x = stem(x)
+    outs = []
+    for i, layer in enumerate(layers):
+        x = layer(x)
+        if i in out_indices:
+            outs.append(x)
+    return tuple(outs)
