@@ -107,9 +107,9 @@ class EmbeddedDigits(Dataset):
         images: ``(N, 1, H, W)`` float32; labels: ``(N,)`` int64; num_classes: 10.
 
     Example:
-        >>> val = EmbeddedDigits('digits', split='val')
+        >>> val = EmbeddedDigits('mnist5k', split='val')
         >>> len(val), val.images.shape[-1]
-        (180, 8)
+        (500, 28)
     """
 
     num_classes = 10

@@ -41,7 +41,9 @@ class Runner:
         >>> cfg = dict(model=dict(type='MnistCNN', width=4), work_dir=tempfile.mkdtemp(),
         ...            val_dataloader=dict(batch_size=250, dataset=dict(type='EmbeddedDigits', split='val')),
         ...            val_cfg=dict(type='ValLoop'))
-        >>> sorted(Runner.from_cfg(cfg).val())
+        >>> metrics = Runner.from_cfg(cfg).val()  # doctest: +ELLIPSIS
+        [val] accuracy/top1: ... loss: ...
+        >>> sorted(metrics)
         ['accuracy/top1', 'accuracy/top5', 'loss']
     """
 

@@ -24,6 +24,7 @@ def cwd_loss(student: Tensor, teacher: Tensor, tau: float = 1.0) -> Tensor:
         A 0-dim tensor in the maps' dtype.
 
     Example:
+        >>> import torch
         >>> s = torch.randn(2, 4, 8, 8, requires_grad=True)
         >>> cwd_loss(s, torch.randn(2, 4, 8, 8), tau=4.0).backward()
     """
