@@ -46,6 +46,9 @@ def pareto_front(points: list[tuple[float, float]]) -> list[tuple[float, float]]
     return front
 
 
+_STAGE_MARKERS = '*DsP^v'
+
+
 def _plots(results: list[Any]) -> dict[str, bytes]:
     import matplotlib
 
@@ -61,13 +64,18 @@ def _plots(results: list[Any]) -> dict[str, bytes]:
         ax.scatter(*zip(*points), s=12, alpha=0.5, label='evaluated subnets (supernet weights)')
         front = pareto_front(points)
         ax.plot(*zip(*front), 'r-o', ms=4, label='Pareto front')
-    for r in done:
-        ax.scatter([r.flops / 1e6], [r.accuracy], marker='*', s=120, label=r.name)
+    # Stages can coincide (quantizing keeps FLOPs and usually accuracy), so each stage gets its own
+    # marker, drawn smaller and later than the one before: a stage on top of another stays visible.
+    for i, r in enumerate(done):
+        ax.scatter([r.flops / 1e6], [r.accuracy], marker=_STAGE_MARKERS[i % len(_STAGE_MARKERS)],
+                   s=max(40, 260 - 50 * i), edgecolors='black', linewidths=0.6, zorder=3 + i, label=r.name)
     ax.set_xlabel('MFLOPs per image')
     ax.set_ylabel('top-1 accuracy (%)')
     ax.set_title('Accuracy vs FLOPs' + ('' if candidates else ' (no NAS candidates: stage not landed)'))
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.margins(x=0.08, y=0.08)
+    # Outside the axes: inside, any corner hides stages or candidates on some run.
+    ax.legend(fontsize=8, loc='upper left', bbox_to_anchor=(1.02, 1.0))
     pngs['accuracy_vs_flops.png'] = _to_png(fig)
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.5))
     names = [r.name for r in done]
