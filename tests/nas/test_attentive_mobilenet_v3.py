@@ -52,14 +52,17 @@ def test_published_subnet_size_and_static_equality(tmp_path):
     net = _supernet()
     mutator = NasMutator()
     mutator.prepare_from_supernet(net)
-    # AttentiveNAS-A6 as MMRazor publishes it: 15.594 M params with a 1000-class linear head
-    a6 = _mmrazor_subnet('ATTENTIVE_SUBNET_A6.yaml') or {
-        **{f'backbone.layers.{i}.{k}': {'chosen': v} for i, (ks, e, d, c) in enumerate(
-            [(3, 1, 2, 24), (3, 4, 5, 32), (3, 6, 6, 40), (3, 6, 6, 72), (3, 6, 8, 128),
-             (5, 6, 8, 216), (5, 6, 2, 224)], 1)
-           for k, v in (('kernel_size', ks), ('expand_ratio', e), ('depth', d), ('out_channels', c))},
-        'backbone.first_channels': {'chosen': 24}, 'backbone.last_channels': {'chosen': 1984},
+    # AttentiveNAS-A6 as MMRazor publishes it (configs/nas/mmcls/bignas/ATTENTIVE_SUBNET_A6.yaml):
+    # 15.594 M params with a 1000-class linear head
+    a6 = {**{f'backbone.layers.{i}.{k}': {'chosen': v} for i, (ks, e, d, c) in enumerate(
+        [(3, 1, 1, 24), (3, 4, 3, 32), (3, 6, 3, 40), (3, 5, 4, 72), (3, 4, 4, 128),
+         (5, 6, 6, 216), (3, 6, 1, 224)], 1)
+        for k, v in (('kernel_size', ks), ('expand_ratio', e), ('depth', d), ('out_channels', c))},
+        'backbone.first_channels': {'chosen': 16}, 'backbone.last_channels': {'chosen': 1984},
         'input_shape': {'chosen': [288, 288]}}
+    published = _mmrazor_subnet('ATTENTIVE_SUBNET_A6.yaml')
+    if published is not None:  # where the MMRazor sources are fetched, check the copy above
+        assert published == a6
     choices = {**mutator.current_choices, **{k: v['chosen'] for k, v in a6.items() if k != 'input_shape'}}
     mutator.set_choices(choices)
     params = ResourceEstimator((1, 3, 32, 32), units=None).estimate(net)['params']  # params do not depend on the input size
