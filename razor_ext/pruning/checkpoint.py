@@ -11,6 +11,7 @@ from torch import nn
 
 from razor_ext.fileio import atomic_path
 from razor_ext.pruning.prune import RECIPE_ATTR, RECIPE_FORMAT
+from razor_ext.pruning.attention import adapt_attention
 from razor_ext.pruning.removal import apply_changes, gather_state
 
 
@@ -48,6 +49,7 @@ def _replay(model: nn.Module, recipe: dict[str, Any]) -> None:
             for k, v in recipe['tensors'].items()}
     gather_state(model, plan)
     apply_changes(model, [(p, a, v) for p, a, v in recipe['attributes']])
+    adapt_attention(model)
 
 
 def load_pruned(model: nn.Module, path: str | os.PathLike[str]) -> nn.Module:

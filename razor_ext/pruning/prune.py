@@ -167,6 +167,7 @@ def flops_of(model: nn.Module, example_inputs: Any) -> int:
     from torch.utils.flop_counter import FlopCounterMode
 
     from razor_ext.models.task_modules.channel_analysis.analyzer import split_inputs
+    from razor_ext.models.task_modules.estimators import op_flops  # noqa: F401  (CPU attention)
     from razor_ext.models.task_modules.tracers import frozen_state
 
     args, kwargs = split_inputs(example_inputs)

@@ -10,6 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from razor_ext.ops import channel_gather
+from razor_ext.pruning.attention import adapt_attention
 
 # Kept indices per tensor: state-dict name -> [(dim, kept indices)]
 Plan = Mapping[str, Sequence[tuple[int, np.ndarray]]]
@@ -121,6 +122,13 @@ def _layer_changes(name: str, m: nn.Module) -> list[AttrChange]:
         put('num_channels', m.weight.shape[0])
     elif isinstance(m, nn.Embedding):
         put('embedding_dim', m.weight.shape[1])
+    elif isinstance(m, nn.MultiheadAttention):
+        # Whole heads go (head_dim stays); embed_dim is the query / output width.
+        put('embed_dim', m.out_proj.weight.shape[0])
+        put('num_heads', m.out_proj.weight.shape[1] // m.head_dim)
+        packed = m.in_proj_weight is not None
+        put('kdim', (m.in_proj_weight if packed else m.k_proj_weight).shape[1])
+        put('vdim', (m.in_proj_weight if packed else m.v_proj_weight).shape[1])
     return out
 
 
@@ -159,6 +167,7 @@ def update_attributes(model: nn.Module, old_out: dict[str, int]) -> list[AttrCha
     changes += heads
     config = _config_changes(model, heads, changes)
     apply_changes(model, config)
+    adapt_attention(model)
     return changes + config
 
 

@@ -169,24 +169,6 @@ def test_unknown_op_blocks_its_channels_with_reason():
     assert p.a.out_channels == 8
 
 
-def test_nn_multihead_attention_kept_whole_with_reason():
-    class M(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.inp = nn.Linear(4, 16)
-            self.mha = nn.MultiheadAttention(16, 4, batch_first=True)
-            self.out = nn.Linear(16, 2)
-
-        def forward(self, x):
-            h = self.inp(x)
-            return self.out(self.mha(h, h, h)[0])
-
-    report = analyze(M(), torch.randn(2, 5, 4))
-    assert any('MultiheadAttention' in u.reason for u in report.units)
-    p = prune(M(), torch.randn(2, 5, 4), 0.5)
-    assert p(torch.randn(2, 5, 4)).shape == (2, 5, 2)
-
-
 def test_bad_inputs():
     m = zoo.ResNetBasic()
     x = torch.randn(2, 3, 32, 32)

@@ -33,6 +33,8 @@ CASES = {
     'dict_output': (zoo.DictOutputNet, IMG, True),
     'vit': (zoo.ViT, IMG, False),
     'swin': (zoo.SwinNet, IMG, False),
+    'vit_torch_mha': (zoo.TorchMHAViT, IMG, False),
+    'torch_transformer_encoder': (zoo.TorchEncoderNet, IMG, False),
     'llm_untied': (lambda: zoo.TinyLlama(zoo.TinyLlamaConfig()), 'ids', False),
     'llm_tied': (lambda: zoo.TinyLlama(zoo.TinyLlamaConfig(tie_word_embeddings=True)), 'ids', False),
 }

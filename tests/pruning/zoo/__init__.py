@@ -3,8 +3,8 @@ from tests.pruning.zoo.cnn import (ConvNeXtNet, DenseNet, DictOutputNet, Efficie
                                    MobileNetV2, MobileNetV3, RegNet, ResNetBasic, ShuffleNetV2,
                                    UNet)
 from tests.pruning.zoo.llm import TinyLlama, TinyLlamaConfig
-from tests.pruning.zoo.vit import SwinNet, ViT
+from tests.pruning.zoo.vit import SwinNet, TorchEncoderNet, TorchMHAViT, ViT
 
 __all__ = ['ConvNeXtNet', 'DenseNet', 'DictOutputNet', 'EfficientNetNet', 'MobileNetV2',
            'MobileNetV3', 'RegNet', 'ResNetBasic', 'ShuffleNetV2', 'SwinNet', 'TinyLlama',
-           'TinyLlamaConfig', 'UNet', 'ViT']
+           'TinyLlamaConfig', 'TorchEncoderNet', 'TorchMHAViT', 'UNet', 'ViT']

@@ -115,3 +115,44 @@ class SwinNet(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         x = self.block(self.patch_embed(x).permute(0, 2, 3, 1))
         return self.head(self.norm(x).mean((1, 2)))
+
+
+class TorchMHABlock(nn.Module):
+    """Pre-norm ViT block on ``nn.MultiheadAttention`` (torch's own attention module)."""
+
+    def __init__(self, dim: int, num_heads: int) -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim)
+        self.attn = nn.MultiheadAttention(dim, num_heads, batch_first=True)
+        self.norm2 = nn.LayerNorm(dim)
+        self.mlp = nn.Sequential(nn.Linear(dim, 2 * dim), nn.GELU(), nn.Linear(2 * dim, dim))
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = self.norm1(x)
+        x = x + self.attn(y, y, y, need_weights=False)[0]
+        return x + self.mlp(self.norm2(x))
+
+
+class TorchMHAViT(ViT):
+    """The zoo's ViT with ``nn.MultiheadAttention`` blocks (cls token, position embedding)."""
+
+    def __init__(self, num_classes: int = 10, dim: int = 32, depth: int = 2, heads: int = 4) -> None:
+        super().__init__(num_classes, dim, depth, heads)
+        self.blocks = nn.Sequential(*[TorchMHABlock(dim, heads) for _ in range(depth)])
+
+
+class TorchEncoderNet(nn.Module):
+    """Patch tokens through ``nn.TransformerEncoder`` (post-norm ``nn.TransformerEncoderLayer``s,
+    whose eval-mode fused fast path reads the attention's sizes)."""
+
+    def __init__(self, num_classes: int = 10, dim: int = 32, depth: int = 2, heads: int = 4) -> None:
+        super().__init__()
+        self.patch_embed = nn.Conv2d(3, dim, 8, 8)
+        layer = nn.TransformerEncoderLayer(dim, heads, dim_feedforward=2 * dim, dropout=0.0,
+                                           batch_first=True)
+        self.encoder = nn.TransformerEncoder(layer, depth)
+        self.head = nn.Linear(dim, num_classes)
+
+    def forward(self, x: Tensor) -> Tensor:
+        tokens = self.patch_embed(x).flatten(2).transpose(1, 2)
+        return self.head(self.encoder(tokens).mean(1))

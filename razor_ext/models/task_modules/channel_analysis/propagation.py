@@ -8,6 +8,7 @@ and no rule blocks those channels, so what is not understood is never pruned.
 """
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import numpy as np
@@ -648,13 +649,85 @@ class Propagator:
         self.set(out, res)
 
     def _mha(self, args, kwargs, out, where, module):
-        # nn.MultiheadAttention derives head_dim from its input width, so its heads are tied to
-        # the residual width: keep both whole (attention written with its own projections prunes
-        # whole heads).
-        for t in _tensors(args) + _tensors(kwargs):
-            self.block_tensor(t, f'{where}: nn.MultiheadAttention ties its head width to its '
-                                 'input width; its channels stay whole')
-        return None
+        a = dict(zip(_MHA_ARGS, args), **kwargs)
+        if a.get('static_k') is not None or a.get('static_v') is not None:
+            return False
+        heads = a['num_heads']
+        # torch derives head_dim from the width it checks; the pruned form passes it
+        return self._attention(a, heads, a['embed_dim_to_check'] // heads, out, where, module)
+
+    def _pruned_mha(self, args, kwargs, out, where, module):
+        a = dict(zip(_PRUNED_MHA_ARGS, args), **kwargs)
+        return self._attention(a, a['num_heads'], a['head_dim'], out, where, module)
+
+    def _attention(self, a: dict, heads: int, head_dim: int, out, where, module):
+        """Multi-head attention with its projections inside one call: whole heads are pruned
+        (q, k and v rows of a head and its out_proj columns together); every head keeps
+        ``head_dim`` (the softmax scale depends on it); query, key and value widths are the
+        projections' input channels, the output width out_proj's output channels."""
+        weights = ('in_proj_weight', 'in_proj_bias', 'bias_k', 'bias_v', 'out_proj_weight',
+                   'out_proj_bias', 'q_proj_weight', 'k_proj_weight', 'v_proj_weight')
+        if a.get('out_proj_weight') is None or any(
+                a.get(n) is not None and id(a[n]) not in self.names for n in weights):
+            return False  # weights computed on the fly (e.g. masked): not understood
+        inner = heads * head_dim
+        q, k, v = a['query'], a['key'], a['value']
+        if a.get('q_proj_weight') is not None:
+            rows = []
+            for x, n in ((q, 'q_proj_weight'), (k, 'k_proj_weight'), (v, 'v_proj_weight')):
+                rows.append(self.state_atoms(a[n], 0, 'out', module))
+                self.unify(self.labels(x, module)[-1], self.state_atoms(a[n], 1, 'in', module),
+                           f'op {where}')
+        else:
+            w = a['in_proj_weight']
+            packed = self.state_atoms(w, 0, 'out', module)
+            rows = [packed[:inner], packed[inner:2 * inner], packed[2 * inner:]]
+            cols = self.state_atoms(w, 1, 'in', module)
+            for x in (q, k, v):
+                self.unify(self.labels(x, module)[-1], cols, f'op {where}')
+        if a.get('in_proj_bias') is not None:
+            b = self.state_atoms(a['in_proj_bias'], 0, 'out', module)
+            for j in range(3):
+                self.unify(rows[j], b[j * inner:(j + 1) * inner], f'op {where}')
+        for j, n in ((1, 'bias_k'), (2, 'bias_v')):
+            t = a.get(n)
+            if t is not None:
+                self.unify(rows[j], self.state_atoms(t, t.dim() - 1, 'param', module), f'op {where}')
+        head_atoms = self.table.new(heads)
+        qk_dim, v_dim = self.table.new(head_dim), self.table.new(head_dim)
+        self.table.block(np.concatenate([qk_dim, v_dim]),
+                         f'{where}: every head keeps head_dim (it sets the softmax scale)')
+        # q, k and v rows as one (head, dim) product: q and k rows of a head and dim are one
+        # channel (their dot product), v rows of the head go with them.
+        axes = [np.tile(np.repeat(head_atoms, head_dim), 3),
+                np.concatenate([np.tile(d, heads) for d in (qk_dim, qk_dim, v_dim)])]
+        self.table.products.append(Product(np.concatenate(rows), axes, 'outer', where,
+                                           (heads, head_dim)))
+        w_out = a['out_proj_weight']
+        self.unify(rows[2], self.state_atoms(w_out, 1, 'in', module), f'op {where}')
+        o = self.state_atoms(w_out, 0, 'out', module)
+        if a.get('out_proj_bias') is not None:
+            self.unify(o, self.state_atoms(a['out_proj_bias'], 0, 'out', module), f'op {where}')
+        for x in (q, k, v):
+            for lab in self.labels(x, module)[:-1]:
+                if lab is not None:
+                    self.table.block(lab, f'{where}: attention mixes the tokens of this dim')
+        attn_out, attn_weights = out
+        self.set(attn_out, [None] * (attn_out.dim() - 1) + [o])
+        if isinstance(attn_weights, Tensor):
+            per_head = a.get('need_weights', True) and not a.get('average_attn_weights', True)
+            lab = [None] * attn_weights.dim()
+            if per_head:
+                lab[-3] = head_atoms
+            self.set(attn_weights, lab)
+
+
+_MHA_ARGS = tuple(inspect.signature(torch.nn.functional.multi_head_attention_forward).parameters)
+_PRUNED_MHA_ARGS = ('query', 'key', 'value', 'num_heads', 'head_dim', 'in_proj_weight',
+                    'in_proj_bias', 'bias_k', 'bias_v', 'add_zero_attn', 'dropout_p',
+                    'out_proj_weight', 'out_proj_bias', 'training', 'key_padding_mask',
+                    'need_weights', 'attn_mask', 'q_proj_weight', 'k_proj_weight',
+                    'v_proj_weight', 'average_attn_weights')
 
 
 _RULES = {
@@ -676,4 +749,5 @@ _RULES = {
     'rms_norm': Propagator._rms_norm, 'group_norm': Propagator._group_norm,
     'embedding': Propagator._embedding, 'scaled_dot_product_attention': Propagator._sdpa,
     'multi_head_attention_forward': Propagator._mha,
+    'pruned_multi_head_attention_forward': Propagator._pruned_mha,
 }
