@@ -174,8 +174,9 @@ def test_auto_path_choice_matches_both_paths():
         x = torch.randn(n, 16, hw, hw, generator=g)
         auto = call_path("auto", x, w, None, out_channels=16, padding=1)
         for algorithm in ("gemm", "conv"):
+            # float32 sums of 144 products (outputs ~10) in different orders: ~1e-5 apart
             torch.testing.assert_close(auto, call_path(algorithm, x, w, None, out_channels=16,
-                                                       padding=1), rtol=1e-5, atol=1e-5)
+                                                       padding=1), rtol=1e-4, atol=1e-4)
 
 
 def test_bfloat16_close_to_float32():
