@@ -10,8 +10,8 @@ import torch
 from torch import nn
 
 from razor_ext.fileio import atomic_path
-from razor_ext.pruning.prune import RECIPE_ATTR, RECIPE_FORMAT
 from razor_ext.pruning.attention import adapt_attention
+from razor_ext.pruning.prune import RECIPE_ATTR, RECIPE_FORMAT
 from razor_ext.pruning.removal import apply_changes, gather_state
 
 
