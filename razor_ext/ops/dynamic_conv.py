@@ -144,26 +144,3 @@ def backward_fakes(input: Tensor, weight: Tensor, output_mask: list[bool]):
 
     return (grad(output_mask[0], input.shape), grad(output_mask[1], weight.shape),
             grad(output_mask[2], (weight.shape[0],)))
-
-
-def register_dynamic_autograd(qualname: str, backward_op) -> None:
-    """Autograd for an op called as ``(input, weight, bias, *options)`` whose backward op takes
-    ``(grad_output, input, weight, *options, output_mask)``."""
-
-    def setup_context(ctx, inputs, output) -> None:
-        input, weight, bias, *options = inputs
-        ctx.options = options
-        ctx.has_bias = bias is not None
-        ctx.save_for_backward(input, weight)
-
-    def backward(ctx, grad_output):
-        input, weight = ctx.saved_tensors
-        need = ctx.needs_input_grad
-        mask = [need[0], need[1], ctx.has_bias and need[2]]
-        grads = backward_op(grad_output, input, weight, *ctx.options, mask)
-        return tuple(g if m else None for g, m in zip(grads, mask)) + (None,) * len(ctx.options)
-
-    torch.library.register_autograd(qualname, backward, setup_context=setup_context)
-
-
-register_dynamic_autograd("razor_ext::dynamic_conv2d", torch.ops.razor_ext.dynamic_conv2d_backward)

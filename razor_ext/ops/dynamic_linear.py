@@ -6,7 +6,7 @@ from torch import Tensor
 
 from razor_ext.ops.arguments import as_optional_int, check_float_tensors
 from razor_ext.ops.below_autograd import call_op
-from razor_ext.ops.dynamic_conv import backward_fakes, register_dynamic_autograd
+from razor_ext.ops.dynamic_conv import backward_fakes
 
 _OP = "dynamic_linear"
 
@@ -72,5 +72,3 @@ def _dynamic_linear_backward_fake(grad_output, input, weight, out_features, outp
     output_shape(input, weight, None, out_features)
     return backward_fakes(input, weight, output_mask)
 
-
-register_dynamic_autograd("razor_ext::dynamic_linear", torch.ops.razor_ext.dynamic_linear_backward)

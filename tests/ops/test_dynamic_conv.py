@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from razor_ext.ops import dynamic_conv2d, dynamic_linear, reference
 
@@ -108,6 +109,50 @@ def test_only_requested_grads(algorithm, wanted):
     for t, want in zip((x, w, b), wanted):
         t.requires_grad_(want)
     assert_conv_matches(lambda *a, **o: call_path(algorithm, *a, **o), x, w, b, options)
+
+
+class BackwardMasks(TorchDispatchMode):
+    """Records the output_mask of every dynamic *_backward call below autograd."""
+
+    def __init__(self):
+        super().__init__()
+        self.masks = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if func._schema.name.endswith("_backward") and "razor_ext" in func._schema.name:
+            self.masks.append(list(args[-1]))
+        return func(*args, **(kwargs or {}))
+
+
+@pytest.mark.parametrize("op", ["conv", "linear"])
+def test_backward_computes_only_the_grads_asked_for(op):
+    # autograd.grad to the input alone must not pay for the full-size weight gradient.
+    if op == "conv":
+        x, w, b, options = conv_inputs("half_width_3x3")
+        forward = lambda: dynamic_conv2d(x, w, b, **options)  # noqa: E731
+    else:
+        x, w, b = linear_inputs(shape=(3,), features=5, weight=(6, 8))
+        forward = lambda: dynamic_linear(x, w, b, 4)  # noqa: E731
+    for wanted, mask in (([x], [True, False, False]), ([w, b], [False, True, True]),
+                         ([x, w, b], [True, True, True])):
+        y = forward()
+        with BackwardMasks() as seen:
+            grads = torch.autograd.grad(y.sum(), wanted)
+        assert seen.masks == [mask]
+        assert [g.shape for g in grads] == [t.shape for t in wanted]
+
+
+@pytest.mark.parametrize("op", ["conv", "linear"])
+def test_double_backward_is_a_clear_error(op):
+    if op == "conv":
+        x, w, b, options = conv_inputs("half_width_3x3")
+        y = dynamic_conv2d(x, w, b, **options)
+    else:
+        x, w, b = linear_inputs(shape=(3,), features=5, weight=(6, 8))
+        y = dynamic_linear(x, w, b, 4)
+    (gx,) = torch.autograd.grad(y.square().sum(), [x], create_graph=True)
+    with pytest.raises(RuntimeError, match="double backward, create_graph=True"):
+        gx.sum().backward()
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
