@@ -30,10 +30,14 @@ using Grads = std::tuple<at::Tensor, at::Tensor, at::Tensor>;
 using ConvSig = at::Tensor(const at::Tensor&, const at::Tensor&, const std::optional<at::Tensor>&,
                            std::optional<int64_t>, at::IntArrayRef, at::IntArrayRef,
                            at::IntArrayRef, int64_t, std::optional<int64_t>, c10::string_view);
+using ConvForwardSig = std::tuple<at::Tensor, at::Tensor>(
+    const at::Tensor&, const at::Tensor&, const std::optional<at::Tensor>&, std::optional<int64_t>,
+    at::IntArrayRef, at::IntArrayRef, at::IntArrayRef, int64_t, std::optional<int64_t>,
+    c10::string_view);
 using ConvBackwardSig = Grads(const at::Tensor&, const at::Tensor&, const at::Tensor&,
                               std::optional<int64_t>, at::IntArrayRef, at::IntArrayRef,
                               at::IntArrayRef, int64_t, std::optional<int64_t>, c10::string_view,
-                              std::array<bool, 3>);
+                              std::array<bool, 3>, const std::optional<at::Tensor>&);
 using LinearSig = at::Tensor(const at::Tensor&, const at::Tensor&, const std::optional<at::Tensor>&,
                              std::optional<int64_t>);
 using LinearBackwardSig = Grads(const at::Tensor&, const at::Tensor&, const at::Tensor&,
@@ -45,6 +49,13 @@ c10::TypedOperatorHandle<Sig> find_op(const char* name) {
 }
 
 bool defined(const std::optional<at::Tensor>& t) { return t.has_value() && t->defined(); }
+
+// Whether autograd records this call; when it does not, the forward need not keep anything.
+bool records(const at::Tensor& input, const at::Tensor& weight,
+             const std::optional<at::Tensor>& bias) {
+  return at::GradMode::is_enabled() &&
+         (input.requires_grad() || weight.requires_grad() || (defined(bias) && bias->requires_grad()));
+}
 
 // Which of (input, weight, bias) this backward pass needs: the autograd edges are the tensor
 // arguments that were given, in order, so bias is edge 2 only when there is one.
@@ -71,7 +82,6 @@ class DynamicConv2dFunction : public torch::autograd::Function<DynamicConv2dFunc
                             std::vector<int64_t> padding, std::vector<int64_t> dilation,
                             int64_t groups, std::optional<int64_t> kernel_size,
                             std::string algorithm) {
-    ctx->save_for_backward({input, weight});
     ctx->saved_data["has_bias"] = defined(bias);
     ctx->saved_data["out_channels"] = out_channels;
     ctx->saved_data["stride"] = stride;
@@ -81,9 +91,11 @@ class DynamicConv2dFunction : public torch::autograd::Function<DynamicConv2dFunc
     ctx->saved_data["kernel_size"] = kernel_size;
     ctx->saved_data["algorithm"] = algorithm;
     at::AutoDispatchBelowADInplaceOrView below;
-    static const auto op = find_op<ConvSig>("razor_ext::dynamic_conv2d");
-    return op.call(input, weight, bias, out_channels, stride, padding, dilation, groups,
-                   kernel_size, algorithm);
+    static const auto op = find_op<ConvForwardSig>("razor_ext::_dynamic_conv2d_forward");
+    auto [output, kept] = op.call(input, weight, bias, out_channels, stride, padding, dilation,
+                                  groups, kernel_size, algorithm);
+    ctx->save_for_backward({input, weight, kept});
+    return output;
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
@@ -96,7 +108,7 @@ class DynamicConv2dFunction : public torch::autograd::Function<DynamicConv2dFunc
                 data.at("stride").toIntVector(), data.at("padding").toIntVector(),
                 data.at("dilation").toIntVector(), data.at("groups").toInt(),
                 data.at("kernel_size").toOptional<int64_t>(), data.at("algorithm").toStringRef(),
-                wanted);
+                wanted, saved[2]);
     return with_options(grads, wanted, 7);
   }
 };
@@ -144,11 +156,13 @@ class DynamicConv2dBackwardFunction
                                std::optional<int64_t> out_channels, std::vector<int64_t> stride,
                                std::vector<int64_t> padding, std::vector<int64_t> dilation,
                                int64_t groups, std::optional<int64_t> kernel_size,
-                               std::string algorithm, std::array<bool, 3> output_mask) {
+                               std::string algorithm, std::array<bool, 3> output_mask,
+                               const std::optional<at::Tensor>& saved) {
     at::AutoDispatchBelowADInplaceOrView below;
     static const auto op = find_op<ConvBackwardSig>(kConvBackward);
     const auto [gi, gw, gb] = op.call(grad_output, input, weight, out_channels, stride, padding,
-                                      dilation, groups, kernel_size, algorithm, output_mask);
+                                      dilation, groups, kernel_size, algorithm, output_mask,
+                                      saved);
     return {gi, gw, gb};
   }
 
@@ -183,9 +197,30 @@ at::Tensor dynamic_conv2d_autograd(const at::Tensor& input, const at::Tensor& we
                                    at::IntArrayRef padding, at::IntArrayRef dilation,
                                    int64_t groups, std::optional<int64_t> kernel_size,
                                    c10::string_view algorithm) {
+  if (!records(input, weight, bias)) {
+    at::AutoDispatchBelowADInplaceOrView below;
+    static const auto op = find_op<ConvSig>("razor_ext::dynamic_conv2d");
+    return op.call(input, weight, bias, out_channels, stride, padding, dilation, groups,
+                   kernel_size, algorithm);
+  }
   return DynamicConv2dFunction::apply(input, weight, bias, out_channels, stride.vec(),
                                       padding.vec(), dilation.vec(), groups, kernel_size,
                                       std::string(algorithm));
+}
+
+// The internal forward of dynamic_conv2d's autograd runs below autograd; called directly on
+// tensors that require grad it would record nothing, so it refuses.
+std::tuple<at::Tensor, at::Tensor> dynamic_conv2d_forward_autograd(
+    const at::Tensor& input, const at::Tensor& weight, const std::optional<at::Tensor>& bias,
+    std::optional<int64_t> out_channels, at::IntArrayRef stride, at::IntArrayRef padding,
+    at::IntArrayRef dilation, int64_t groups, std::optional<int64_t> kernel_size,
+    c10::string_view algorithm) {
+  TORCH_CHECK(!records(input, weight, bias), "razor_ext::_dynamic_conv2d_forward is the internal "
+              "forward of dynamic_conv2d and has no gradient; call dynamic_conv2d");
+  at::AutoDispatchBelowADInplaceOrView below;
+  static const auto op = find_op<ConvForwardSig>("razor_ext::_dynamic_conv2d_forward");
+  return op.call(input, weight, bias, out_channels, stride, padding, dilation, groups,
+                 kernel_size, algorithm);
 }
 
 Grads dynamic_conv2d_backward_autograd(const at::Tensor& grad_output, const at::Tensor& input,
@@ -195,10 +230,11 @@ Grads dynamic_conv2d_backward_autograd(const at::Tensor& grad_output, const at::
                                        at::IntArrayRef dilation, int64_t groups,
                                        std::optional<int64_t> kernel_size,
                                        c10::string_view algorithm,
-                                       std::array<bool, 3> output_mask) {
+                                       std::array<bool, 3> output_mask,
+                                       const std::optional<at::Tensor>& saved) {
   return as_grads(DynamicConv2dBackwardFunction::apply(
       grad_output, input, weight, out_channels, stride.vec(), padding.vec(), dilation.vec(),
-      groups, kernel_size, std::string(algorithm), output_mask));
+      groups, kernel_size, std::string(algorithm), output_mask, saved));
 }
 
 at::Tensor dynamic_linear_autograd(const at::Tensor& input, const at::Tensor& weight,
@@ -220,6 +256,7 @@ Grads dynamic_linear_backward_autograd(const at::Tensor& grad_output, const at::
 TORCH_LIBRARY_IMPL(razor_ext, Autograd, m) {
   m.impl("dynamic_conv2d", &dynamic_conv2d_autograd);
   m.impl("dynamic_conv2d_backward", &dynamic_conv2d_backward_autograd);
+  m.impl("_dynamic_conv2d_forward", &dynamic_conv2d_forward_autograd);
   m.impl("dynamic_linear", &dynamic_linear_autograd);
   m.impl("dynamic_linear_backward", &dynamic_linear_backward_autograd);
 }

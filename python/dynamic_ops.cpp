@@ -167,40 +167,70 @@ Path choose_path(c10::string_view algorithm, const at::Tensor& input, const at::
   return input.size(0) * p.out_hw[0] * p.out_hw[1] <= kGemmMaxColumns ? Path::kGemm : Path::kConv;
 }
 
-// im2col of one sample (C, H, W) -> (C*K*K, L). (1x1 stride-1 kernels need none: see the batched
-// branches below.)
-at::Tensor columns(const at::Tensor& sample, const ConvPlan& p) {
-  return at::im2col(sample, {p.K, p.K}, p.dilation, p.padding, p.stride);
+// im2col of the whole batch (N, C, H, W) -> (N, C*K*K, L). (1x1 stride-1 kernels need none: the
+// input is its own column matrix.)
+at::Tensor columns(const at::Tensor& x, const ConvPlan& p) {
+  return at::im2col(x, {p.K, p.K}, p.dilation, p.padding, p.stride);
 }
+
+// What a forward keeps for its backward (the second output of _dynamic_conv2d_forward; the fake
+// impl in razor_ext/ops/dynamic_conv.py, kept_shape, gives the same shapes):
+//   gemm path, k x k kernel: the im2col columns (N, i*K*K, L), so the backward does not redo them;
+//   conv path, active weight not contiguous in place: its contiguous copy (o, i or 1, k, k), which
+//   the backward hands to the backend instead of copying the block again;
+//   otherwise nothing, a (0,) tensor.
+struct Forward {
+  at::Tensor output, kept;
+};
 
 // Weight-gradient partial products of a 1x1 conv are held for at most this many values at a time.
 constexpr int64_t kPointwiseGradValues = int64_t{1} << 22;
 
-at::Tensor conv_forward_gemm(const at::Tensor& input, const at::Tensor& weight,
-                             const std::optional<at::Tensor>& bias, const ConvPlan& p) {
+Forward conv_forward_gemm(const at::Tensor& input, const at::Tensor& weight,
+                          const std::optional<at::Tensor>& bias, const ConvPlan& p) {
   const at::Tensor x = input.contiguous();
   const int64_t n = x.size(0), cols = p.out_hw[0] * p.out_hw[1];
   at::Tensor out = at::empty({n, p.o, p.out_hw[0], p.out_hw[1]}, x.options());
   const at::Tensor w = weight_matrix(weight, p);
   at::Tensor out3 = out.view({n, p.o, cols});
-  if (pointwise(p)) {
-    // One batched GEMM for the whole batch (the weight broadcast with a zero batch stride): one
-    // parallel region instead of one per sample, which matters on a loaded machine.
-    at::bmm_out(out3, w.expand({n, p.o, p.i}), x.view({n, p.i, cols}));
-    if (bias.has_value()) out3.add_(bias->narrow(0, 0, p.o).view({1, p.o, 1}));
-    return out;
-  }
+  // One batched GEMM for the whole batch (the weight broadcast with a zero batch stride): one
+  // parallel region instead of one per sample, which matters on a loaded machine.
+  at::Tensor kept = pointwise(p) ? x.new_empty({0}) : columns(x, p);
+  const at::Tensor rhs = pointwise(p) ? x.view({n, p.i, cols}) : kept;
+  at::bmm_out(out3, w.expand({n, w.size(0), w.size(1)}), rhs);
+  if (bias.has_value()) out3.add_(bias->narrow(0, 0, p.o).view({1, p.o, 1}));
+  return {out, kept};
+}
+
+Forward conv_forward_conv(const at::Tensor& input, const at::Tensor& weight,
+                          const std::optional<at::Tensor>& bias, const ConvPlan& p) {
   std::optional<at::Tensor> b;
-  if (bias.has_value()) b = bias->narrow(0, 0, p.o).unsqueeze(1).expand({p.o, cols});
-  for (int64_t s = 0; s < n; ++s) {
-    at::Tensor dst = out3.select(0, s);
-    if (b.has_value()) {
-      at::addmm_out(dst, *b, w, columns(x.select(0, s), p));
-    } else {
-      at::mm_out(dst, w, columns(x.select(0, s), p));
-    }
+  if (bias.has_value()) b = bias->narrow(0, 0, p.o);
+  const at::Tensor view = active_weight(weight, p);
+  // The backend would copy a strided view itself (oneDNN packs from a contiguous weight); copying
+  // here lets the backward reuse the copy.
+  const at::Tensor block = view.is_contiguous() ? view : view.contiguous();
+  // Contiguous whatever the backend picked (channels-last input gives a channels-last output):
+  // the fake impl promises contiguous outputs to torch.compile.
+  at::Tensor out = at::convolution(input, block, b, p.stride, p.padding, p.dilation, false, {0, 0},
+                                   p.groups)
+                       .contiguous();
+  return {out, view.is_contiguous() ? input.new_empty({0}) : block};
+}
+
+Forward conv_forward(const at::Tensor& input, const at::Tensor& weight,
+                     const std::optional<at::Tensor>& bias, std::optional<int64_t> out_channels,
+                     at::IntArrayRef stride, at::IntArrayRef padding, at::IntArrayRef dilation,
+                     int64_t groups, std::optional<int64_t> kernel_size,
+                     c10::string_view algorithm) {
+  const ConvPlan p = plan_conv(input, weight, bias, out_channels, stride, padding, dilation, groups,
+                               kernel_size);
+  const Path path = choose_path(algorithm, input, weight, p);
+  if (input.size(0) == 0) {
+    return {input.new_empty({0, p.o, p.out_hw[0], p.out_hw[1]}), input.new_empty({0})};
   }
-  return out;
+  return path == Path::kGemm ? conv_forward_gemm(input, weight, bias, p)
+                             : conv_forward_conv(input, weight, bias, p);
 }
 
 at::Tensor dynamic_conv2d(const at::Tensor& input, const at::Tensor& weight,
@@ -208,19 +238,19 @@ at::Tensor dynamic_conv2d(const at::Tensor& input, const at::Tensor& weight,
                           at::IntArrayRef stride, at::IntArrayRef padding, at::IntArrayRef dilation,
                           int64_t groups, std::optional<int64_t> kernel_size,
                           c10::string_view algorithm) {
-  const ConvPlan p = plan_conv(input, weight, bias, out_channels, stride, padding, dilation, groups,
-                               kernel_size);
-  if (input.size(0) == 0) return input.new_empty({0, p.o, p.out_hw[0], p.out_hw[1]});
-  if (choose_path(algorithm, input, weight, p) == Path::kGemm) {
-    return conv_forward_gemm(input, weight, bias, p);
-  }
-  std::optional<at::Tensor> b;
-  if (bias.has_value()) b = bias->narrow(0, 0, p.o);
-  // Contiguous whatever the backend picked (channels-last input gives a channels-last output):
-  // the fake impl promises contiguous outputs to torch.compile.
-  return at::convolution(input, active_weight(weight, p), b, p.stride, p.padding, p.dilation,
-                         false, {0, 0}, p.groups)
-      .contiguous();
+  return conv_forward(input, weight, bias, out_channels, stride, padding, dilation, groups,
+                      kernel_size, algorithm)
+      .output;
+}
+
+std::tuple<at::Tensor, at::Tensor> dynamic_conv2d_forward(
+    const at::Tensor& input, const at::Tensor& weight, const std::optional<at::Tensor>& bias,
+    std::optional<int64_t> out_channels, at::IntArrayRef stride, at::IntArrayRef padding,
+    at::IntArrayRef dilation, int64_t groups, std::optional<int64_t> kernel_size,
+    c10::string_view algorithm) {
+  Forward f = conv_forward(input, weight, bias, out_channels, stride, padding, dilation, groups,
+                           kernel_size, algorithm);
+  return {f.output, f.kept};
 }
 
 // A full-size weight gradient whose entries outside the active block are zero; the block itself
@@ -243,63 +273,55 @@ at::Tensor full_bias_grad(const at::Tensor& grad_out, const ConvPlan& p) {
 }
 
 Grads conv_backward_gemm(const at::Tensor& grad_out, const at::Tensor& input,
-                         const at::Tensor& weight, const ConvPlan& p, std::array<bool, 3> mask) {
+                         const at::Tensor& weight, const at::Tensor& kept, const ConvPlan& p,
+                         std::array<bool, 3> mask) {
   const at::Tensor x = input.contiguous();
   const int64_t n = x.size(0), cols = p.out_hw[0] * p.out_hw[1];
   const at::Tensor g3 = grad_out.contiguous().view({n, p.o, cols});
   const at::Tensor w = weight_matrix(weight, p);
   at::Tensor grad_input, grad_weight, grad_bias;
-  if (mask[0]) grad_input = at::empty(x.sizes(), x.options());
-  if (mask[1]) grad_weight = full_weight_grad(weight, p);
-  at::Tensor gw = mask[1] ? weight_matrix(grad_weight, p) : at::Tensor();
-  const at::Tensor wt = w.t();
-  if (pointwise(p)) {
-    const at::Tensor x3 = x.view({n, p.i, cols});
-    if (mask[0]) {
-      at::Tensor gi3 = grad_input.view({n, p.i, cols});
-      at::bmm_out(gi3, wt.expand({n, p.i, p.o}), g3);
-    }
-    if (mask[1]) {
+  if (mask[1]) {
+    grad_weight = full_weight_grad(weight, p);
+    at::Tensor gw = weight_matrix(grad_weight, p);
+    const at::Tensor c = pointwise(p) ? x.view({n, p.i, cols})
+                         : kept.numel() > 0 ? kept
+                                            : columns(x, p);
+    if (pointwise(p)) {
       // sum_s g[s] @ x[s]^T, a batched GEMM per chunk of samples, summed into the block.
       const int64_t chunk = std::max<int64_t>(1, kPointwiseGradValues / (p.o * p.i));
       for (int64_t s = 0; s < n; s += chunk) {
         const int64_t len = std::min(chunk, n - s);
         const at::Tensor part =
-            at::bmm(g3.narrow(0, s, len), x3.narrow(0, s, len).transpose(1, 2)).sum(0);
+            at::bmm(g3.narrow(0, s, len), c.narrow(0, s, len).transpose(1, 2)).sum(0);
         if (s == 0) {
           gw.copy_(part);
         } else {
           gw.add_(part);
         }
       }
+    } else {
+      // k x k calls on this path have <= kGemmMaxColumns columns in all: one GEMM over the batch,
+      // (o, N*L) x (N*L, i*K*K), written straight into the full gradient's block.
+      at::mm_out(gw, g3.transpose(0, 1).reshape({p.o, n * cols}),
+                 c.transpose(1, 2).reshape({n * cols, c.size(1)}));
     }
-    if (mask[2]) grad_bias = full_bias_grad(grad_out, p);
-    return {grad_input, grad_weight, grad_bias};
   }
-  for (int64_t s = 0; s < n; ++s) {
-    const at::Tensor g = g3.select(0, s);
-    if (mask[1]) {
-      const at::Tensor c = columns(x.select(0, s), p).t();
-      if (s == 0) {
-        at::mm_out(gw, g, c);
-      } else {
-        gw.addmm_(g, c);
-      }
-    }
-    if (mask[0]) {
-      at::Tensor gx = grad_input.select(0, s);
-      at::col2im_out(gx, at::mm(wt, g), {x.size(2), x.size(3)}, {p.K, p.K}, p.dilation,
-                     p.padding, p.stride);
-    }
+  if (mask[0]) {
+    const at::Tensor wt = w.t();
+    at::Tensor dcols = at::bmm(wt.expand({n, wt.size(0), wt.size(1)}), g3);
+    grad_input = pointwise(p) ? dcols.view(x.sizes())
+                              : at::col2im(dcols, {x.size(2), x.size(3)}, {p.K, p.K}, p.dilation,
+                                           p.padding, p.stride);
   }
   if (mask[2]) grad_bias = full_bias_grad(grad_out, p);
   return {grad_input, grad_weight, grad_bias};
 }
 
 Grads conv_backward_conv(const at::Tensor& grad_out, const at::Tensor& input,
-                         const at::Tensor& weight, const ConvPlan& p, std::array<bool, 3> mask) {
+                         const at::Tensor& weight, const at::Tensor& kept, const ConvPlan& p,
+                         std::array<bool, 3> mask) {
   auto [grad_input, gw, gb] = at::convolution_backward(
-      grad_out, input, active_weight(weight, p), std::nullopt, p.stride, p.padding, p.dilation,
+      grad_out, input, kept.numel() > 0 ? kept : active_weight(weight, p), std::nullopt, p.stride, p.padding, p.dilation,
       false, {0, 0}, p.groups, {mask[0], mask[1], false});
   at::Tensor grad_weight, grad_bias;
   if (mask[0]) grad_input = grad_input.contiguous();
@@ -311,14 +333,28 @@ Grads conv_backward_conv(const at::Tensor& grad_out, const at::Tensor& input,
   return {grad_input, grad_weight, grad_bias};
 }
 
+// The shape of what the forward keeps (see Forward).
+std::vector<int64_t> kept_shape(const at::Tensor& input, const at::Tensor& weight, const ConvPlan& p,
+                                Path path) {
+  if (input.size(0) == 0) return {0};
+  if (path == Path::kGemm) {
+    if (pointwise(p)) return {0};
+    return {input.size(0), p.i * p.K * p.K, p.out_hw[0] * p.out_hw[1]};
+  }
+  if (active_weight(weight, p).is_contiguous()) return {0};
+  return {p.o, p.groups == 1 ? p.i : 1, p.k, p.k};
+}
+
 // Gradients for (input, full weight, full bias); one not asked for in output_mask is an empty
-// (0,) tensor (the schema has no optional outputs).
+// (0,) tensor (the schema has no optional outputs). `saved` is the second output of
+// _dynamic_conv2d_forward for the same arguments, or None to recompute it.
 Grads dynamic_conv2d_backward(const at::Tensor& grad_output, const at::Tensor& input,
                               const at::Tensor& weight, std::optional<int64_t> out_channels,
                               at::IntArrayRef stride, at::IntArrayRef padding,
                               at::IntArrayRef dilation, int64_t groups,
                               std::optional<int64_t> kernel_size, c10::string_view algorithm,
-                              std::array<bool, 3> output_mask) {
+                              std::array<bool, 3> output_mask,
+                              const std::optional<at::Tensor>& saved) {
   constexpr const char* op = "dynamic_conv2d_backward";
   const ConvPlan p = plan_conv(input, weight, std::nullopt, out_channels, stride, padding,
                                dilation, groups, kernel_size);
@@ -327,16 +363,26 @@ Grads dynamic_conv2d_backward(const at::Tensor& grad_output, const at::Tensor& i
   TORCH_CHECK_VALUE(grad_output.sizes() == at::IntArrayRef(out_shape), op,
                     ": grad_output must have the output's shape ", out_shape, ", got ",
                     grad_output.sizes());
+  const Path path = choose_path(algorithm, input, weight, p);
+  at::Tensor kept = input.new_empty({0});
+  if (saved.has_value() && saved->defined()) {
+    check_like(op, "saved", *saved, input);
+    const std::vector<int64_t> expected = kept_shape(input, weight, p, path);
+    TORCH_CHECK_VALUE(saved->sizes() == at::IntArrayRef(expected), op, ": saved must be what "
+                      "_dynamic_conv2d_forward kept for these arguments, of shape ", expected,
+                      ", got ", saved->sizes());
+    kept = *saved;
+  }
   Grads grads;
   if (input.size(0) == 0) {
     auto& [gi, gw, gb] = grads;
     if (output_mask[0]) gi = at::zeros_like(input);
     if (output_mask[1]) gw = at::zeros_like(weight);
     if (output_mask[2]) gb = at::zeros({p.O}, input.options());
-  } else if (choose_path(algorithm, input, weight, p) == Path::kGemm) {
-    grads = conv_backward_gemm(grad_output, input, weight, p, output_mask);
+  } else if (path == Path::kGemm) {
+    grads = conv_backward_gemm(grad_output, input, weight, kept, p, output_mask);
   } else {
-    grads = conv_backward_conv(grad_output, input, weight, p, output_mask);
+    grads = conv_backward_conv(grad_output, input, weight, kept, p, output_mask);
   }
   auto& [gi, gw, gb] = grads;
   for (at::Tensor* t : {&gi, &gw, &gb}) {
@@ -429,7 +475,12 @@ TORCH_LIBRARY_FRAGMENT(razor_ext, m) {
   m.def(
       "dynamic_conv2d_backward(Tensor grad_output, Tensor input, Tensor weight, int? out_channels, "
       "int[2] stride, int[2] padding, int[2] dilation, int groups, int? kernel_size, "
-      "str algorithm, bool[3] output_mask) -> (Tensor, Tensor, Tensor)");
+      "str algorithm, bool[3] output_mask, Tensor? saved=None) -> (Tensor, Tensor, Tensor)");
+  // dynamic_conv2d for autograd: the output and what the backward reuses (see Forward).
+  m.def(
+      "_dynamic_conv2d_forward(Tensor input, Tensor weight, Tensor? bias, int? out_channels, "
+      "int[2] stride, int[2] padding, int[2] dilation, int groups, int? kernel_size, "
+      "str algorithm) -> (Tensor, Tensor)");
   m.def("dynamic_linear(Tensor input, Tensor weight, Tensor? bias, int? out_features) -> Tensor");
   m.def(
       "dynamic_linear_backward(Tensor grad_output, Tensor input, Tensor weight, int? out_features, "
@@ -440,6 +491,7 @@ TORCH_LIBRARY_FRAGMENT(razor_ext, m) {
 TORCH_LIBRARY_IMPL(razor_ext, CPU, m) {
   m.impl("dynamic_conv2d", &dynamic_conv2d);
   m.impl("dynamic_conv2d_backward", &dynamic_conv2d_backward);
+  m.impl("_dynamic_conv2d_forward", &dynamic_conv2d_forward);
   m.impl("dynamic_linear", &dynamic_linear);
   m.impl("dynamic_linear_backward", &dynamic_linear_backward);
 }
@@ -447,6 +499,7 @@ TORCH_LIBRARY_IMPL(razor_ext, CPU, m) {
 TORCH_LIBRARY_IMPL(razor_ext, CUDA, m) {
   m.impl("dynamic_conv2d", &dynamic_conv2d);
   m.impl("dynamic_conv2d_backward", &dynamic_conv2d_backward);
+  m.impl("_dynamic_conv2d_forward", &dynamic_conv2d_forward);
   m.impl("dynamic_linear", &dynamic_linear);
   m.impl("dynamic_linear_backward", &dynamic_linear_backward);
 }

@@ -129,9 +129,54 @@ def _dynamic_conv2d_fake(input, weight, bias, out_channels, stride, padding, dil
     return input.new_empty(shape)
 
 
+# python/dynamic_ops.cpp, kGemmMaxColumns: k x k calls with more output pixels take the conv path.
+GEMM_MAX_COLUMNS = 128
+
+
+def kept_shape(input: Tensor, weight: Tensor, out_shape: list[int], stride: list[int],
+               padding: list[int], groups: int, kernel_size: int | None,
+               algorithm: str) -> list[int]:
+    """The shape of what ``_dynamic_conv2d_forward`` keeps for the backward, as python/
+    dynamic_ops.cpp picks it (choose_path, kept_shape): the im2col columns ``(N, i*K*K, L)`` on
+    the gemm path, the contiguous copy of the active weight ``(o, i, k, k)`` on the conv path
+    where that weight is a strided view, else ``(0,)``."""
+    full_in, full_k = weight.shape[1], weight.shape[2]
+    channels = input.shape[1]
+    k = full_k if kernel_size is None else kernel_size
+    gemm_ok = groups == 1 and k == full_k and weight.is_contiguous()
+    pointwise = full_k == 1 and list(stride) == [1, 1] and list(padding) == [0, 0]
+    n, out, height, width = out_shape
+    if algorithm == "gemm":
+        torch._check_value(gemm_ok, lambda: "dynamic_conv2d: algorithm 'gemm' needs groups=1, "
+                           "the full kernel and a contiguous weight")
+        gemm = True
+    else:
+        torch._check_value(algorithm in ("auto", "conv"), lambda: "dynamic_conv2d: algorithm "
+                           f"must be 'auto', 'gemm' or 'conv', got '{algorithm}'")
+        gemm = (algorithm == "auto" and gemm_ok and channels != full_in
+                and (pointwise or n * height * width <= GEMM_MAX_COLUMNS))
+    if n == 0 or (gemm and pointwise):
+        return [0]
+    if gemm:
+        return [n, channels * full_k * full_k, height * width]
+    k0 = (full_k - k) // 2
+    active = weight[:out, :channels if groups == 1 else 1, k0:k0 + k, k0:k0 + k]
+    return [0] if active.is_contiguous() else list(active.shape)
+
+
+@torch.library.register_fake("razor_ext::_dynamic_conv2d_forward")
+def _dynamic_conv2d_forward_fake(input, weight, bias, out_channels, stride, padding, dilation,
+                                 groups, kernel_size, algorithm):
+    shape = output_shape(input, weight, bias, out_channels, stride, padding, dilation, groups,
+                         kernel_size)
+    kept = kept_shape(input, weight, shape, stride, padding, groups, kernel_size, algorithm)
+    return input.new_empty(shape), input.new_empty(kept)
+
+
 @torch.library.register_fake("razor_ext::dynamic_conv2d_backward")
 def _dynamic_conv2d_backward_fake(grad_output, input, weight, out_channels, stride, padding,
-                                  dilation, groups, kernel_size, algorithm, output_mask):
+                                  dilation, groups, kernel_size, algorithm, output_mask,
+                                  saved=None):
     output_shape(input, weight, None, out_channels, stride, padding, dilation, groups, kernel_size)
     return backward_fakes(input, weight, output_mask)
 

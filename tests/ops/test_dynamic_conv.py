@@ -120,7 +120,8 @@ class BackwardMasks(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         if func._schema.name.endswith("_backward") and "razor_ext" in func._schema.name:
-            self.masks.append(list(args[-1]))
+            names = [a.name for a in func._schema.arguments]
+            self.masks.append(list(args[names.index("output_mask")]))
         return func(*args, **(kwargs or {}))
 
 
@@ -322,6 +323,63 @@ def test_conv_opcheck(case, algorithm):
     args = (x, w, b, o["out_channels"], pair(o["stride"]), pair(o["padding"]), pair(o["dilation"]),
             o["groups"], o["kernel_size"], algorithm)
     torch.library.opcheck(torch.ops.razor_ext.dynamic_conv2d.default, args)
+
+
+def forward_args(case, algorithm, dtype=torch.float32, batch=2, hw=(6, 5)):
+    """Arguments of _dynamic_conv2d_forward (an op below autograd: inputs do not require grad)."""
+    x, w, b, o = conv_inputs(case, dtype, batch=batch, hw=hw)
+    pair = lambda v: [v, v] if isinstance(v, int) else list(v)  # noqa: E731
+    return (x.detach(), w.detach(), b.detach(), o["out_channels"], pair(o["stride"]),
+            pair(o["padding"]), pair(o["dilation"]), o["groups"], o["kernel_size"], algorithm)
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("case", list(CONV_CASES))
+def test_forward_keeps_what_its_fake_says(case, algorithm):
+    # _dynamic_conv2d_forward's second output (what the backward reuses) has a shape that depends
+    # on the path; opcheck compares it with the fake impl's (kept_shape).
+    args = forward_args(case, algorithm)
+    if algorithm == "gemm" and not gemm_applies(args[1], conv_inputs(case)[3]):
+        pytest.skip("gemm needs groups=1 and the full kernel")
+    torch.library.opcheck(torch.ops.razor_ext._dynamic_conv2d_forward.default, args)
+    output, _ = torch.ops.razor_ext._dynamic_conv2d_forward(*args)
+    torch.testing.assert_close(output, torch.ops.razor_ext.dynamic_conv2d(*args))
+
+
+def test_forward_below_autograd_only():
+    x, w, b, *options = forward_args("half_width_3x3", "auto")
+    with pytest.raises(RuntimeError, match="call dynamic_conv2d"):
+        torch.ops.razor_ext._dynamic_conv2d_forward(x, w.requires_grad_(), b, *options)
+
+
+@pytest.mark.parametrize(("case", "algorithm", "kept"), [
+    ("half_width_3x3", "gemm", "columns"), ("half_width_3x3", "conv", "weight block"),
+    ("crop_5_to_3", "conv", "weight block"), ("pointwise", "gemm", "nothing"),
+    ("all_in_channels", "conv", "nothing"), ("depthwise", "conv", "nothing")])
+def test_backward_with_saved_equals_recomputing(case, algorithm, kept):
+    args = forward_args(case, algorithm, torch.float64)
+    x, w, _, out_channels, _, _, _, groups, k, _ = args
+    output, saved = torch.ops.razor_ext._dynamic_conv2d_forward(*args)
+    n, o, height, width = output.shape
+    k = k or w.shape[-1]
+    expected = {"columns": (n, x.shape[1] * w.shape[-1] ** 2, height * width),
+                "weight block": (o, x.shape[1] if groups == 1 else 1, k, k),
+                "nothing": (0,)}[kept]
+    assert saved.shape == expected
+    grad = torch.randn_like(output)
+    backward = torch.ops.razor_ext.dynamic_conv2d_backward
+    with_saved = backward(grad, x, w, *args[3:], [True, True, True], saved)
+    recomputed = backward(grad, x, w, *args[3:], [True, True, True])
+    for a, b in zip(with_saved, recomputed):
+        torch.testing.assert_close(a, b)
+
+
+def test_backward_rejects_a_saved_tensor_of_the_wrong_shape():
+    args = forward_args("half_width_3x3", "conv")
+    output, saved = torch.ops.razor_ext._dynamic_conv2d_forward(*args)
+    with pytest.raises(ValueError, match="saved must be what _dynamic_conv2d_forward kept"):
+        torch.ops.razor_ext.dynamic_conv2d_backward(torch.ones_like(output), args[0], args[1],
+                                                    *args[3:], [True, True, False], saved[:, :-1])
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
