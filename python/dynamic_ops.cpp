@@ -321,8 +321,8 @@ Grads conv_backward_conv(const at::Tensor& grad_out, const at::Tensor& input,
                          const at::Tensor& weight, const at::Tensor& kept, const ConvPlan& p,
                          std::array<bool, 3> mask) {
   auto [grad_input, gw, gb] = at::convolution_backward(
-      grad_out, input, kept.numel() > 0 ? kept : active_weight(weight, p), std::nullopt, p.stride, p.padding, p.dilation,
-      false, {0, 0}, p.groups, {mask[0], mask[1], false});
+      grad_out, input, kept.numel() > 0 ? kept : active_weight(weight, p), std::nullopt,
+      p.stride, p.padding, p.dilation, false, {0, 0}, p.groups, {mask[0], mask[1], false});
   at::Tensor grad_weight, grad_bias;
   if (mask[0]) grad_input = grad_input.contiguous();
   if (mask[1]) {
