@@ -7,7 +7,7 @@ import torch
 from torch import Tensor
 
 from razor_ext.ops.arguments import as_int_pair, as_optional_int, check_float_tensors
-from razor_ext.ops.below_autograd import call_op
+from razor_ext.ops.dynamic_functorch import call_dynamic_op
 
 _OP = "dynamic_conv2d"
 
@@ -51,7 +51,8 @@ def dynamic_conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None,
         (torch.Size([64, 32, 5, 5]), True)
     """
     args = _conv_args(input, weight, bias, out_channels, stride, padding, dilation, groups, kernel_size)
-    return call_op(torch.ops.razor_ext.dynamic_conv2d, *args, "auto")
+    return call_dynamic_op(torch.ops.razor_ext.dynamic_conv2d,
+                           torch.ops.razor_ext.dynamic_conv2d_backward, *args, "auto")
 
 
 def _conv_args(input, weight, bias, out_channels, stride, padding, dilation, groups, kernel_size):

@@ -5,8 +5,8 @@ import torch
 from torch import Tensor
 
 from razor_ext.ops.arguments import as_optional_int, check_float_tensors
-from razor_ext.ops.below_autograd import call_op
 from razor_ext.ops.dynamic_conv import backward_fakes
+from razor_ext.ops.dynamic_functorch import call_dynamic_op
 
 _OP = "dynamic_linear"
 
@@ -37,7 +37,9 @@ def dynamic_linear(input: Tensor, weight: Tensor, bias: Tensor | None = None,
     out_features = as_optional_int(_OP, "out_features", out_features)
     # Shapes and ranges: checked by the C++ op (plan_linear) with the messages of output_shape,
     # which the fake impl runs for traced calls.
-    return call_op(torch.ops.razor_ext.dynamic_linear, input, weight, bias, out_features)
+    return call_dynamic_op(torch.ops.razor_ext.dynamic_linear,
+                           torch.ops.razor_ext.dynamic_linear_backward, input, weight, bias,
+                           out_features)
 
 
 def output_shape(input: Tensor, weight: Tensor, bias: Tensor | None,

@@ -156,6 +156,56 @@ def test_double_backward_is_a_clear_error(op):
         gx.sum().backward()
 
 
+def func_cases():
+    """(op, reference) pairs of functions of (weight, bias, input) for the torch.func tests."""
+    conv = dict(out_channels=4, padding=1)
+    return {
+        "conv": (lambda w, b, x: dynamic_conv2d(x, w, b, **conv),
+                 lambda w, b, x: reference.dynamic_conv2d(x, w, b, **conv),
+                 (8, 8, 3, 3), (2, 4, 5, 5)),
+        "linear": (lambda w, b, x: dynamic_linear(x, w, b, 4),
+                   lambda w, b, x: reference.dynamic_linear(x, w, b, 4), (6, 8), (3, 5)),
+    }
+
+
+@pytest.mark.parametrize("op", ["conv", "linear"])
+def test_torch_func_grad_vmap_and_per_sample_grads(op):
+    # torch.func refuses C++ autograd nodes; under a transform the ops take a Python route.
+    fn, ref, w_shape, x_shape = func_cases()[op]
+    g = torch.Generator().manual_seed(0)
+    w = torch.randn(*w_shape, generator=g, dtype=torch.float64)
+    b = torch.randn(w_shape[0], generator=g, dtype=torch.float64)
+    x = torch.randn(*x_shape, generator=g, dtype=torch.float64)
+
+    def loss(f):
+        return lambda w, b, x: f(w, b, x).square().sum()
+
+    got = torch.func.grad(loss(fn), argnums=(0, 1))(w, b, x)
+    expected = torch.func.grad(loss(ref), argnums=(0, 1))(w, b, x)
+    for a, e in zip(got, expected):
+        torch.testing.assert_close(a, e)
+    assert got[0][4:].eq(0).all() and got[1][4:].eq(0).all()
+    torch.testing.assert_close(torch.func.vmap(fn, in_dims=(None, None, 0))(w, b, x.unsqueeze(1)),
+                               ref(w, b, x).unsqueeze(1))
+    per_sample = torch.func.vmap(torch.func.grad(lambda w, x: loss(fn)(w, b, x[None])),
+                                 in_dims=(None, 0))
+    per_sample_ref = torch.func.vmap(torch.func.grad(lambda w, x: loss(ref)(w, b, x[None])),
+                                     in_dims=(None, 0))
+    torch.testing.assert_close(per_sample(w, x), per_sample_ref(w, x))
+    torch.testing.assert_close(torch.func.jacrev(fn)(w, b, x), torch.func.jacrev(ref)(w, b, x))
+
+
+@pytest.mark.parametrize("op", ["conv", "linear"])
+def test_torch_func_second_order_and_forward_mode_raise(op):
+    fn, _, w_shape, x_shape = func_cases()[op]
+    w, b, x = torch.randn(*w_shape), torch.randn(w_shape[0]), torch.randn(*x_shape)
+    first = torch.func.grad(lambda w: fn(w, b, x).square().sum())
+    with pytest.raises(RuntimeError, match="nested torch.func gradients"):
+        torch.func.grad(lambda w: first(w).square().sum())(w)
+    with pytest.raises(NotImplementedError, match="jvp"):
+        torch.func.jvp(lambda w: fn(w, b, x), (w,), (torch.ones_like(w),))
+
+
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 def test_non_contiguous_input(algorithm):
     x, w, b, options = conv_inputs("half_width_3x3")
