@@ -28,11 +28,13 @@ using Grads = std::tuple<at::Tensor, at::Tensor, at::Tensor>;
 // layers at 50% width (benchmarks/test_bench_dynamic_conv.py, RESULTS.md):
 // - a k x k kernel (k > 1) pays off on gemm only while a call has few output pixels (N * H_out *
 //   W_out): 512ch 7x7 at batch 1 (49 columns) 1.25x the static conv against 1.34x on conv, but
-//   256ch 14x14 at batch 1 (196 columns) 1.36x against 1.19x: per-sample GEMMs lose to the
-//   backend's batched conv, and the conv path's weight copy is then a small share;
+//   256ch 14x14 at batch 1 (196 columns) 1.36x against 1.19x (AMD EPYC); on an Intel AVX-512
+//   host, 2 threads, autograd included: 49 columns 1.19x against 1.35x, 98 (512ch 7x7 at batch
+//   2) 1.34x against 1.23x. MKL's GEMM loses to the backend's conv once the call has ~100
+//   columns, and the conv path's weight copy is then a small share;
 // - a 1x1 stride-1 kernel needs no im2col, and its GEMMs beat the backend's 1x1 conv from batch 1
 //   to 32 on 64ch 56x56 (0.58x-1.34x of the static conv, against 1.05x-1.48x on conv).
-constexpr int64_t kGemmMaxColumns = 128;
+constexpr int64_t kGemmMaxColumns = 64;
 
 void check_float(const char* op, const char* name, const at::Tensor& t) {
   TORCH_CHECK_TYPE(t.layout() == at::kStrided, op, ": ", name, " must be a dense (strided) tensor");

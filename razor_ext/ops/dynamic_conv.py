@@ -131,7 +131,7 @@ def _dynamic_conv2d_fake(input, weight, bias, out_channels, stride, padding, dil
 
 
 # python/dynamic_ops.cpp, kGemmMaxColumns: k x k calls with more output pixels take the conv path.
-GEMM_MAX_COLUMNS = 128
+GEMM_MAX_COLUMNS = 64
 
 
 def kept_shape(input: Tensor, weight: Tensor, out_shape: list[int], stride: list[int],
