@@ -104,20 +104,6 @@ Grads linear_backward_below(const at::Tensor& grad_output, const at::Tensor& inp
 
 // ---- autograd ------------------------------------------------------------------------------
 
-// The backward ops' autograd kernels (defined below), which the forward ops' nodes call.
-Grads dynamic_conv2d_backward_autograd(const at::Tensor& grad_output, const at::Tensor& input,
-                                       const at::Tensor& weight,
-                                       std::optional<int64_t> out_channels,
-                                       at::IntArrayRef stride, at::IntArrayRef padding,
-                                       at::IntArrayRef dilation, int64_t groups,
-                                       std::optional<int64_t> kernel_size,
-                                       c10::string_view algorithm,
-                                       std::array<bool, 3> output_mask, const OptTensor& saved);
-Grads dynamic_linear_backward_autograd(const at::Tensor& grad_output, const at::Tensor& input,
-                                       const at::Tensor& weight,
-                                       std::optional<int64_t> out_features,
-                                       std::array<bool, 3> output_mask);
-
 bool defined(const OptTensor& t) { return t.has_value() && t->defined(); }
 
 // Whether autograd records a call on these tensors. When it does not, the kernel is called
@@ -147,6 +133,83 @@ variable_list with_options(const Grads& grads, std::array<bool, 3> wanted, size_
                     wanted[2] ? gb : at::Tensor()};
   out.resize(3 + options);
   return out;
+}
+
+// The gradient of a *_backward op is not provided: its node, which runs only when a gradient is
+// itself differentiated, raises.
+[[noreturn]] void no_double_backward(const char* name) {
+  TORCH_CHECK(false, name, ": differentiating the gradient of a dynamic op (double backward, "
+              "create_graph=True) is not supported");
+}
+
+class DynamicConv2dBackwardFunction
+    : public torch::autograd::Function<DynamicConv2dBackwardFunction> {
+ public:
+  static variable_list forward(AutogradContext* /*ctx*/, const at::Tensor& grad_output,
+                               const at::Tensor& input, const at::Tensor& weight,
+                               std::optional<int64_t> out_channels, std::vector<int64_t> stride,
+                               std::vector<int64_t> padding, std::vector<int64_t> dilation,
+                               int64_t groups, std::optional<int64_t> kernel_size,
+                               std::string algorithm, std::array<bool, 3> output_mask,
+                               const OptTensor& saved) {
+    const auto [gi, gw, gb] =
+        conv_backward_below(grad_output, input, weight, out_channels, stride, padding, dilation,
+                            groups, kernel_size, algorithm, output_mask, saved);
+    return {gi, gw, gb};
+  }
+
+  static variable_list backward(AutogradContext* /*ctx*/, variable_list /*grads*/) {
+    no_double_backward("razor_ext::dynamic_conv2d_backward");
+  }
+};
+
+class DynamicLinearBackwardFunction
+    : public torch::autograd::Function<DynamicLinearBackwardFunction> {
+ public:
+  static variable_list forward(AutogradContext* /*ctx*/, const at::Tensor& grad_output,
+                               const at::Tensor& input, const at::Tensor& weight,
+                               std::optional<int64_t> out_features,
+                               std::array<bool, 3> output_mask) {
+    const auto [gi, gw, gb] =
+        linear_backward_below(grad_output, input, weight, out_features, output_mask);
+    return {gi, gw, gb};
+  }
+
+  static variable_list backward(AutogradContext* /*ctx*/, variable_list /*grads*/) {
+    no_double_backward("razor_ext::dynamic_linear_backward");
+  }
+};
+
+Grads as_grads(const variable_list& v) { return {v[0], v[1], v[2]}; }
+
+// The backward ops' autograd kernels, which the forward ops' nodes call: with create_graph
+// their results get a node that refuses a second backward.
+Grads dynamic_conv2d_backward_autograd(const at::Tensor& grad_output, const at::Tensor& input,
+                                       const at::Tensor& weight,
+                                       std::optional<int64_t> out_channels,
+                                       at::IntArrayRef stride, at::IntArrayRef padding,
+                                       at::IntArrayRef dilation, int64_t groups,
+                                       std::optional<int64_t> kernel_size,
+                                       c10::string_view algorithm,
+                                       std::array<bool, 3> output_mask, const OptTensor& saved) {
+  if (!records({&grad_output, &input, &weight, maybe(saved)})) {
+    return conv_backward_below(grad_output, input, weight, out_channels, stride, padding,
+                               dilation, groups, kernel_size, algorithm, output_mask, saved);
+  }
+  return as_grads(DynamicConv2dBackwardFunction::apply(
+      grad_output, input, weight, out_channels, stride.vec(), padding.vec(), dilation.vec(),
+      groups, kernel_size, std::string(algorithm), output_mask, saved));
+}
+
+Grads dynamic_linear_backward_autograd(const at::Tensor& grad_output, const at::Tensor& input,
+                                       const at::Tensor& weight,
+                                       std::optional<int64_t> out_features,
+                                       std::array<bool, 3> output_mask) {
+  if (!records({&grad_output, &input, &weight})) {
+    return linear_backward_below(grad_output, input, weight, out_features, output_mask);
+  }
+  return as_grads(DynamicLinearBackwardFunction::apply(grad_output, input, weight, out_features,
+                                                       output_mask));
 }
 
 class DynamicConv2dFunction : public torch::autograd::Function<DynamicConv2dFunction> {
@@ -208,53 +271,6 @@ class DynamicLinearFunction : public torch::autograd::Function<DynamicLinearFunc
   }
 };
 
-// The gradient of a *_backward op is not provided: its node, which runs only when a gradient is
-// itself differentiated, raises.
-[[noreturn]] void no_double_backward(const char* name) {
-  TORCH_CHECK(false, name, ": differentiating the gradient of a dynamic op (double backward, "
-              "create_graph=True) is not supported");
-}
-
-class DynamicConv2dBackwardFunction
-    : public torch::autograd::Function<DynamicConv2dBackwardFunction> {
- public:
-  static variable_list forward(AutogradContext* /*ctx*/, const at::Tensor& grad_output,
-                               const at::Tensor& input, const at::Tensor& weight,
-                               std::optional<int64_t> out_channels, std::vector<int64_t> stride,
-                               std::vector<int64_t> padding, std::vector<int64_t> dilation,
-                               int64_t groups, std::optional<int64_t> kernel_size,
-                               std::string algorithm, std::array<bool, 3> output_mask,
-                               const OptTensor& saved) {
-    const auto [gi, gw, gb] =
-        conv_backward_below(grad_output, input, weight, out_channels, stride, padding, dilation,
-                            groups, kernel_size, algorithm, output_mask, saved);
-    return {gi, gw, gb};
-  }
-
-  static variable_list backward(AutogradContext* /*ctx*/, variable_list /*grads*/) {
-    no_double_backward("razor_ext::dynamic_conv2d_backward");
-  }
-};
-
-class DynamicLinearBackwardFunction
-    : public torch::autograd::Function<DynamicLinearBackwardFunction> {
- public:
-  static variable_list forward(AutogradContext* /*ctx*/, const at::Tensor& grad_output,
-                               const at::Tensor& input, const at::Tensor& weight,
-                               std::optional<int64_t> out_features,
-                               std::array<bool, 3> output_mask) {
-    const auto [gi, gw, gb] =
-        linear_backward_below(grad_output, input, weight, out_features, output_mask);
-    return {gi, gw, gb};
-  }
-
-  static variable_list backward(AutogradContext* /*ctx*/, variable_list /*grads*/) {
-    no_double_backward("razor_ext::dynamic_linear_backward");
-  }
-};
-
-Grads as_grads(const variable_list& v) { return {v[0], v[1], v[2]}; }
-
 // ---- the Autograd kernels --------------------------------------------------------------------
 
 at::Tensor dynamic_conv2d_autograd(const at::Tensor& input, const at::Tensor& weight,
@@ -285,40 +301,12 @@ std::tuple<at::Tensor, at::Tensor> dynamic_conv2d_forward_autograd(
                             kernel_size, algorithm);
 }
 
-Grads dynamic_conv2d_backward_autograd(const at::Tensor& grad_output, const at::Tensor& input,
-                                       const at::Tensor& weight,
-                                       std::optional<int64_t> out_channels,
-                                       at::IntArrayRef stride, at::IntArrayRef padding,
-                                       at::IntArrayRef dilation, int64_t groups,
-                                       std::optional<int64_t> kernel_size,
-                                       c10::string_view algorithm,
-                                       std::array<bool, 3> output_mask, const OptTensor& saved) {
-  if (!records({&grad_output, &input, &weight, maybe(saved)})) {
-    return conv_backward_below(grad_output, input, weight, out_channels, stride, padding,
-                               dilation, groups, kernel_size, algorithm, output_mask, saved);
-  }
-  return as_grads(DynamicConv2dBackwardFunction::apply(
-      grad_output, input, weight, out_channels, stride.vec(), padding.vec(), dilation.vec(),
-      groups, kernel_size, std::string(algorithm), output_mask, saved));
-}
-
 at::Tensor dynamic_linear_autograd(const at::Tensor& input, const at::Tensor& weight,
                                    const OptTensor& bias, std::optional<int64_t> out_features) {
   if (!records({&input, &weight, maybe(bias)})) {
     return linear_below(input, weight, bias, out_features);
   }
   return DynamicLinearFunction::apply(input, weight, bias, out_features);
-}
-
-Grads dynamic_linear_backward_autograd(const at::Tensor& grad_output, const at::Tensor& input,
-                                       const at::Tensor& weight,
-                                       std::optional<int64_t> out_features,
-                                       std::array<bool, 3> output_mask) {
-  if (!records({&grad_output, &input, &weight})) {
-    return linear_backward_below(grad_output, input, weight, out_features, output_mask);
-  }
-  return as_grads(DynamicLinearBackwardFunction::apply(grad_output, input, weight, out_features,
-                                                       output_mask));
 }
 
 }  // namespace
