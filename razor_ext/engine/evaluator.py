@@ -14,8 +14,8 @@ from razor_ext.registry import METRICS
 class Accuracy:
     """Top-k accuracy (in percent) and mean cross-entropy of a classifier's logits.
 
-    ``process(model, data)`` runs the model in ``'tensor'`` mode on the preprocessed batch, so
-    the loss is available too; ``compute()`` returns ``{'accuracy/top1': ..., 'accuracy/top5':
+    ``process(model, data)`` runs the model in ``'tensor'`` mode on the preprocessed batch, under
+    ``torch.no_grad()``, so the loss is available too; ``compute()`` returns ``{'accuracy/top1': ..., 'accuracy/top5':
     ..., 'loss': ...}`` (top-k only for k below the class count).
 
     Args:
@@ -38,6 +38,7 @@ class Accuracy:
         self._correct = {k: 0 for k in self.topk}
         self._loss_sum, self._count, self._batches = 0.0, 0, 0
 
+    @torch.no_grad()
     def process(self, model: Any, data: Any) -> None:
         batch = model._preprocess(data, training=False)
         logits = model(batch['inputs'], batch['data_samples'], mode='tensor')

@@ -168,6 +168,7 @@ def func_cases():
     }
 
 
+@pytest.mark.filterwarnings("ignore:There is a performance drop:UserWarning")
 @pytest.mark.parametrize("op", ["conv", "linear"])
 def test_torch_func_grad_vmap_and_per_sample_grads(op):
     # torch.func refuses C++ autograd nodes; under a transform the ops take a Python route.
