@@ -453,6 +453,26 @@ def test_conv_gradcheck(case, algorithm):
     assert torch.autograd.gradcheck(lambda *t: call_path(algorithm, *t, **options), (x, w, b))
 
 
+def test_conv_compiles_with_dynamic_shapes_across_both_paths():
+    # With symbolic batch sizes the kept tensor's shape (im2col columns on the gemm path up to 64
+    # output pixels, nothing on the conv path beyond) is decided by guards in the fake impl.
+    g = torch.Generator().manual_seed(3)
+    w = torch.randn(12, 10, 3, 3, generator=g, requires_grad=True)
+    b = torch.randn(12, generator=g, requires_grad=True)
+
+    def step(x, w, b):
+        return torch.relu(dynamic_conv2d(x, w, b, out_channels=6, padding=1)).sum()
+
+    compiled = torch.compile(step, fullgraph=True, backend="aot_eager", dynamic=True)
+    for n in (2, 4, 8):  # 32 and 64 output pixels (gemm), then 128 (conv)
+        x = torch.randn(n, 5, 4, 4, generator=g, requires_grad=True)
+        got = torch.autograd.grad(compiled(x, w, b), [x, w, b])
+        expected = torch.autograd.grad(torch.relu(reference.dynamic_conv2d(
+            x, w, b, out_channels=6, padding=1)).sum(), [x, w, b])
+        for a, e in zip(got, expected):
+            torch.testing.assert_close(a, e)
+
+
 def test_conv_compiles_fullgraph():
     x, w, b, options = conv_inputs("crop_5_to_3", torch.float32)
 
