@@ -127,6 +127,7 @@ def _dynamic_conv2d_fake(input, weight, bias, out_channels, stride, padding, dil
                          kernel_size, algorithm):
     shape = output_shape(input, weight, bias, out_channels, stride, padding, dilation, groups,
                          kernel_size)
+    kept_shape(input, weight, shape, stride, padding, groups, kernel_size, algorithm)  # its checks
     return input.new_empty(shape)
 
 

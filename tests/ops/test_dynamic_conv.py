@@ -581,6 +581,10 @@ def test_fake_impls_check_like_the_op():
         torch.ops.razor_ext.dynamic_conv2d(x, w, None, 13, *args, None, "auto")
     with pytest.raises(ValueError, match="kernel_size must be in"):
         torch.ops.razor_ext.dynamic_conv2d(x, w, None, 6, *args, 5, "auto")
+    with pytest.raises(ValueError, match="algorithm must be 'auto', 'gemm' or 'conv'"):
+        torch.ops.razor_ext.dynamic_conv2d(x, w, None, 6, *args, None, "fast")
+    with pytest.raises(ValueError, match="'gemm' needs groups=1, the full kernel"):
+        torch.ops.razor_ext._dynamic_conv2d_forward(x, w, None, 6, *args, 1, "gemm")
     with pytest.raises(ValueError, match="input has 11 features"):
         torch.ops.razor_ext.dynamic_linear(torch.randn(2, 11, device="meta"),
                                            torch.randn(4, 10, device="meta"), None, None)
