@@ -108,7 +108,12 @@ bool defined(const OptTensor& t) { return t.has_value() && t->defined(); }
 
 // Whether autograd records a call on these tensors. When it does not, the kernel is called
 // straight away: nothing is kept, and no C++ node meets torch.func (which refuses them).
-bool records(std::initializer_list<const at::Tensor*> tensors) {
+// Forward-mode AD is not supported: a dual tensor is refused here rather than losing its tangent.
+bool records(const char* op, std::initializer_list<const at::Tensor*> tensors) {
+  for (const at::Tensor* t : tensors) {
+    TORCH_CHECK(t == nullptr || !t->defined() || !t->_fw_grad(/*level=*/0).defined(), op,
+                ": forward-mode AD (dual tensors, torch.autograd.forward_ad) is not supported");
+  }
   if (!at::GradMode::is_enabled()) return false;
   for (const at::Tensor* t : tensors) {
     if (t != nullptr && t->defined() && t->requires_grad()) return true;
@@ -192,7 +197,8 @@ Grads dynamic_conv2d_backward_autograd(const at::Tensor& grad_output, const at::
                                        std::optional<int64_t> kernel_size,
                                        c10::string_view algorithm,
                                        std::array<bool, 3> output_mask, const OptTensor& saved) {
-  if (!records({&grad_output, &input, &weight, maybe(saved)})) {
+  if (!records("razor_ext::dynamic_conv2d_backward",
+               {&grad_output, &input, &weight, maybe(saved)})) {
     return conv_backward_below(grad_output, input, weight, out_channels, stride, padding,
                                dilation, groups, kernel_size, algorithm, output_mask, saved);
   }
@@ -205,7 +211,7 @@ Grads dynamic_linear_backward_autograd(const at::Tensor& grad_output, const at::
                                        const at::Tensor& weight,
                                        std::optional<int64_t> out_features,
                                        std::array<bool, 3> output_mask) {
-  if (!records({&grad_output, &input, &weight})) {
+  if (!records("razor_ext::dynamic_linear_backward", {&grad_output, &input, &weight})) {
     return linear_backward_below(grad_output, input, weight, out_features, output_mask);
   }
   return as_grads(DynamicLinearBackwardFunction::apply(grad_output, input, weight, out_features,
@@ -279,7 +285,7 @@ at::Tensor dynamic_conv2d_autograd(const at::Tensor& input, const at::Tensor& we
                                    at::IntArrayRef dilation, int64_t groups,
                                    std::optional<int64_t> kernel_size,
                                    c10::string_view algorithm) {
-  if (!records({&input, &weight, maybe(bias)})) {
+  if (!records("razor_ext::dynamic_conv2d", {&input, &weight, maybe(bias)})) {
     return conv_below(input, weight, bias, out_channels, stride, padding, dilation, groups,
                       kernel_size, algorithm);
   }
@@ -295,7 +301,8 @@ std::tuple<at::Tensor, at::Tensor> dynamic_conv2d_forward_autograd(
     std::optional<int64_t> out_channels, at::IntArrayRef stride, at::IntArrayRef padding,
     at::IntArrayRef dilation, int64_t groups, std::optional<int64_t> kernel_size,
     c10::string_view algorithm) {
-  TORCH_CHECK(!records({&input, &weight, maybe(bias)}), "razor_ext::_dynamic_conv2d_forward is "
+  TORCH_CHECK(!records("razor_ext::_dynamic_conv2d_forward", {&input, &weight, maybe(bias)}),
+              "razor_ext::_dynamic_conv2d_forward is "
               "the internal forward of dynamic_conv2d and has no gradient; call dynamic_conv2d");
   return conv_forward_below(input, weight, bias, out_channels, stride, padding, dilation, groups,
                             kernel_size, algorithm);
@@ -303,7 +310,7 @@ std::tuple<at::Tensor, at::Tensor> dynamic_conv2d_forward_autograd(
 
 at::Tensor dynamic_linear_autograd(const at::Tensor& input, const at::Tensor& weight,
                                    const OptTensor& bias, std::optional<int64_t> out_features) {
-  if (!records({&input, &weight, maybe(bias)})) {
+  if (!records("razor_ext::dynamic_linear", {&input, &weight, maybe(bias)})) {
     return linear_below(input, weight, bias, out_features);
   }
   return DynamicLinearFunction::apply(input, weight, bias, out_features);

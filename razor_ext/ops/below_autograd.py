@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from torch.autograd import forward_ad
 
 
 def autograd_may_record(*args: Any) -> bool:
@@ -33,8 +34,21 @@ def call_op(op: torch._ops.OpOverloadPacket, *args: Any) -> Any:
         >>> call_op(torch.ops.razor_ext.channel_gather, [x], torch.tensor([1, 0]), [0])[0].shape
         torch.Size([2, 3])
     """
+    if forward_ad._current_level >= 0 and _has_tangent(args):
+        # torch's register_autograd layer does not refuse dual tensors: it drops their tangents.
+        raise RuntimeError(f"{op._qualified_op_name}: forward-mode AD (dual tensors, "
+                           "torch.autograd.forward_ad) is not supported")
     if autograd_may_record(*args):
         return op(*args)
     # What the layer itself does when no input requires grad (torch/_library/autograd.py).
     with torch._C._AutoDispatchBelowAutograd():
         return op(*args)
+
+
+def _has_tangent(args: tuple[Any, ...]) -> bool:
+    """Whether an argument (or a tensor in a list argument) is a dual tensor with a tangent."""
+    for arg in args:
+        for t in arg if isinstance(arg, (list, tuple)) else (arg,):
+            if isinstance(t, torch.Tensor) and forward_ad.unpack_dual(t).tangent is not None:
+                return True
+    return False

@@ -1,12 +1,15 @@
 """The ops skip torch's Python autograd layer only when that layer would record nothing: these
 tests pin every case where it must still run (grad needed, functorch, torch.compile) and check
-that the results of the short path equal the full path's."""
+that the results of the short path equal the full path's; dual tensors (forward-mode AD) are
+refused on both."""
 from __future__ import annotations
 
 import pytest
 import torch
+from torch.autograd import forward_ad
 
-from razor_ext.ops import channel_gather, channel_norms
+from razor_ext.ops import (channel_gather, channel_norms, dynamic_linear, fake_quantize,
+                           kd_kl_div)
 from razor_ext.ops.below_autograd import autograd_may_record, call_op
 
 
@@ -96,3 +99,27 @@ def test_compiled_backward_keeps_the_layer():
     expected = torch.zeros(6, 3)
     expected[0], expected[5] = 1.0, 2.0
     torch.testing.assert_close(x.grad, expected)
+
+
+FORWARD_AD_CALLS = {
+    "channel_gather": lambda d: channel_gather([d], torch.tensor([1, 0]), [0])[0],
+    "channel_norms": lambda d: channel_norms([d], [0], 1),
+    "kd_kl_div": lambda d: kd_kl_div(d, torch.randn(4, 6)),
+    "fake_quantize": lambda d: fake_quantize(d, torch.tensor(0.1), torch.tensor(0), -128, 127),
+    "dynamic_linear": lambda d: dynamic_linear(d, torch.randn(6, 8), None, 4),
+    "dynamic_conv2d (op)": lambda d: torch.ops.razor_ext.dynamic_conv2d(
+        d.view(1, 4, 2, 3), torch.randn(8, 8, 3, 3), None, 4, [1, 1], [1, 1], [1, 1], 1, None,
+        "auto"),
+}
+
+
+@pytest.mark.parametrize("name", list(FORWARD_AD_CALLS))
+def test_forward_mode_ad_is_refused_not_a_dropped_tangent(name):
+    # torch's register_autograd layer passes dual tensors through and drops their tangents (a
+    # silent zero JVP); the ops refuse them instead, on the short path and the full one.
+    with forward_ad.dual_level():
+        dual = forward_ad.make_dual(torch.randn(4, 6), torch.ones(4, 6))
+        with pytest.raises(RuntimeError, match="forward-mode AD"):
+            FORWARD_AD_CALLS[name](dual)
+        # Plain tensors inside a dual level still run.
+        assert FORWARD_AD_CALLS[name](torch.randn(4, 6)).numel() > 0
