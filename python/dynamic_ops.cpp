@@ -164,7 +164,10 @@ Path choose_path(c10::string_view algorithm, const at::Tensor& input, const at::
   TORCH_CHECK_VALUE(algorithm == "auto", "dynamic_conv2d: algorithm must be 'auto', 'gemm' or "
                     "'conv', got '", std::string(algorithm), "'");
   // All input channels and the full kernel: weight[:o] is contiguous, the static conv itself.
-  if (!gemm_ok || p.i == p.I) return Path::kConv;
+  // bfloat16 / float16 (autocast): the backend's conv accumulates in float32, col2im would not.
+  const bool full_precision =
+      input.scalar_type() == at::kFloat || input.scalar_type() == at::kDouble;
+  if (!gemm_ok || p.i == p.I || !full_precision) return Path::kConv;
   if (pointwise(p)) return Path::kGemm;
   return input.size(0) * p.out_hw[0] * p.out_hw[1] <= kGemmMaxColumns ? Path::kGemm : Path::kConv;
 }

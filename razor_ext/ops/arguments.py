@@ -78,9 +78,15 @@ def as_optional_int(op: str, name: str, value: int | None) -> int | None:
 FLOAT_DTYPES = (torch.float32, torch.float64, torch.bfloat16, torch.float16)
 
 
-def check_float_tensors(op: str, **tensors: Tensor | None) -> None:
-    """Dense floating tensors of the first one's dtype and device (None entries are skipped)."""
+def check_float_tensors(op: str, autocast: bool = False, **tensors: Tensor | None) -> None:
+    """Dense floating tensors of the first one's dtype and device (None entries are skipped).
+
+    With ``autocast=True`` (an op with autocast kernels, python/dynamic_autocast.cpp) the dtypes
+    may differ while ``torch.autocast`` is on for the first tensor's device: the op casts them.
+    """
     first_name, first = next(iter(tensors.items()))
+    same_dtype = not (autocast and isinstance(first, Tensor)
+                      and torch.is_autocast_enabled(first.device.type))
     for name, t in tensors.items():
         if t is None:
             continue
@@ -90,7 +96,7 @@ def check_float_tensors(op: str, **tensors: Tensor | None) -> None:
             raise TypeError(f"{op}: {name} must be a dense (strided) tensor, got layout {t.layout}")
         if t.dtype not in FLOAT_DTYPES:
             raise TypeError(f"{op}: {name} must be float32, float64, bfloat16 or float16, got {t.dtype}")
-        if t.dtype != first.dtype:
+        if same_dtype and t.dtype != first.dtype:
             raise TypeError(f"{op}: {name} has dtype {t.dtype} but {first_name} has {first.dtype}")
         if t.device != first.device:
             raise ValueError(f"{op}: {name} is on {t.device} but {first_name} is on {first.device}")

@@ -57,7 +57,7 @@ def dynamic_conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None,
 
 def _conv_args(input, weight, bias, out_channels, stride, padding, dilation, groups, kernel_size):
     """Types converted (TypeError otherwise) and values checked (ValueError, as the C++ op)."""
-    check_float_tensors(_OP, input=input, weight=weight, bias=bias)
+    check_float_tensors(_OP, autocast=True, input=input, weight=weight, bias=bias)
     stride = as_int_pair(_OP, "stride", stride)
     padding = as_int_pair(_OP, "padding", padding)
     dilation = as_int_pair(_OP, "dilation", dilation)
@@ -156,6 +156,7 @@ def kept_shape(input: Tensor, weight: Tensor, out_shape: list[int], stride: list
         torch._check_value(algorithm in ("auto", "conv"), lambda: "dynamic_conv2d: algorithm "
                            f"must be 'auto', 'gemm' or 'conv', got '{algorithm}'")
         gemm = (algorithm == "auto" and gemm_ok and channels != full_in
+                and input.dtype in (torch.float32, torch.float64)
                 and (pointwise or n * height * width <= GEMM_MAX_COLUMNS))
     if n == 0 or (gemm and pointwise):
         return [0]

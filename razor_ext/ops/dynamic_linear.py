@@ -33,7 +33,7 @@ def dynamic_linear(input: Tensor, weight: Tensor, bias: Tensor | None = None,
         >>> dynamic_linear(torch.randn(5, 20), w, out_features=48).shape
         torch.Size([5, 48])
     """
-    check_float_tensors(_OP, input=input, weight=weight, bias=bias)
+    check_float_tensors(_OP, autocast=True, input=input, weight=weight, bias=bias)
     out_features = as_optional_int(_OP, "out_features", out_features)
     # Shapes and ranges: checked by the C++ op (plan_linear) with the messages of output_shape,
     # which the fake impl runs for traced calls.

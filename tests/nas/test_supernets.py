@@ -106,3 +106,27 @@ def test_elastic_conv_at_half_width_has_a_quarter_of_the_flops():
     width.current_choice = 8
     assert est.estimate(net)['flops'] == 2 * 8 * 16 * 64 + 2 * 8 * 8 * 9 * 64
     assert est.estimate(net)['params'] == 8 * 16 + 8 * 8 * 9
+
+
+@pytest.mark.parametrize('build', [ElasticMobileNet, ElasticViT], ids=['mobilenet', 'vit'])
+def test_supernet_trains_under_autocast_like_its_static_subnet(build):
+    # Mixed precision: every dynamic layer runs in bfloat16 and the float32 parameters get float32
+    # gradients, close to those of the same subnet sliced out and run statically under autocast.
+    torch.manual_seed(0)
+    random.seed(0)
+    model = build()
+    mutator = NasMutator()
+    mutator.prepare_from_supernet(model)
+    mutator.set_choices(mutator.sample_choices('random'))
+    _, static = export_fix_subnet(model, slice_weight=True)
+    x = torch.randn(4, 1, 28, 28)
+    outputs = []
+    for net in (model, static):
+        with torch.autocast('cpu', dtype=torch.bfloat16):
+            y = net(x)
+        assert y.dtype == torch.bfloat16
+        y.float().square().mean().backward()
+        outputs.append(y.float())
+    assert all(p.grad.dtype == torch.float32 for p in model.parameters() if p.grad is not None)
+    scale = float(outputs[1].abs().max())
+    torch.testing.assert_close(outputs[0], outputs[1], rtol=0.05, atol=0.05 * scale)

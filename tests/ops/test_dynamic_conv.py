@@ -156,6 +156,42 @@ def test_double_backward_is_a_clear_error(op):
         gx.sum().backward()
 
 
+@pytest.mark.parametrize("algorithm", ["auto", "gemm", "conv"])
+def test_autocast_runs_in_lower_precision_with_float32_grads(algorithm):
+    # Like F.conv2d / F.linear under torch.autocast: inputs and weights are cast to bfloat16 (CPU),
+    # the output is bfloat16, and the float32 leaves get float32 gradients. A float32 weight with
+    # a bfloat16 input (the previous layer's autocast output) must not be a dtype error.
+    g = torch.Generator().manual_seed(4)
+    w = torch.randn(12, 10, 3, 3, generator=g, requires_grad=True)
+    b = torch.randn(12, generator=g, requires_grad=True)
+    lw = torch.randn(6, 8, generator=g, requires_grad=True)
+    x = torch.randn(1, 5, 6, 6, generator=g).bfloat16().requires_grad_()
+    tokens = torch.randn(3, 5, generator=g, requires_grad=True)
+    pair = [1, 1]
+
+    def ours():
+        y = torch.ops.razor_ext.dynamic_conv2d(x, w, b, 6, pair, pair, pair, 1, None, algorithm)
+        return y, dynamic_linear(tokens, lw, None, 4)
+
+    def sliced():
+        return (reference.dynamic_conv2d(x, w, b, out_channels=6, padding=1),
+                reference.dynamic_linear(tokens, lw, None, 4))
+
+    results = []
+    for fn in (ours, sliced):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            conv, linear = fn()
+        assert conv.dtype == linear.dtype == torch.bfloat16
+        grads = torch.autograd.grad(conv.float().square().sum() + linear.float().sum(),
+                                    [x, w, b, lw, tokens])
+        assert [t.dtype for t in grads] == [torch.bfloat16] + [torch.float32] * 4
+        results.append((conv, linear) + grads)
+    for got, expected in zip(*results):
+        # bfloat16 keeps 8 bits: compare at 2% of each tensor's largest value.
+        scale = float(expected.float().abs().max())
+        torch.testing.assert_close(got.float(), expected.float(), rtol=0.02, atol=0.02 * scale)
+
+
 def func_cases():
     """(op, reference) pairs of functions of (weight, bias, input) for the torch.func tests."""
     conv = dict(out_channels=4, padding=1)
