@@ -6,7 +6,8 @@ from torch import Tensor
 
 from razor_ext.ops.below_autograd import call_op
 from razor_ext.ops.kd_autograd import (as_float, check_fake_logits, check_logits, check_reduction,
-                                       fake_outputs, grads_wanted, register_kd_autograd)
+                                       fake_outputs, float32_under_autocast, grads_wanted,
+                                       register_kd_autograd)
 
 
 def dkd_loss(student: Tensor, teacher: Tensor, target: Tensor, alpha: float = 1.0,
@@ -39,6 +40,7 @@ def dkd_loss(student: Tensor, teacher: Tensor, target: Tensor, alpha: float = 1.
     """
     op = "dkd_loss"
     check_logits(op, student, teacher)
+    student, teacher = float32_under_autocast(student, teacher)
     if not isinstance(target, Tensor):
         raise TypeError(f"{op}: target must be a torch.Tensor of class indices, got {type(target).__name__}")
     if target.is_floating_point() or target.is_complex() or target.dtype == torch.bool:

@@ -6,7 +6,8 @@ from torch import Tensor
 
 from razor_ext.ops.below_autograd import call_op
 from razor_ext.ops.kd_autograd import (as_float, check_fake_logits, check_logits, check_reduction,
-                                       fake_outputs, grads_wanted, register_kd_autograd)
+                                       fake_outputs, float32_under_autocast, grads_wanted,
+                                       register_kd_autograd)
 
 
 def kd_kl_div(student: Tensor, teacher: Tensor, tau: float = 1.0,
@@ -37,6 +38,7 @@ def kd_kl_div(student: Tensor, teacher: Tensor, tau: float = 1.0,
         torch.Size([8, 100])
     """
     check_logits("kd_kl_div", student, teacher)
+    student, teacher = float32_under_autocast(student, teacher)
     tau = as_float("kd_kl_div", "tau", tau, positive=True)
     reduction = check_reduction("kd_kl_div", reduction)
     grad_s, grad_t = grads_wanted(student, teacher)

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from razor_ext.ops import cwd_loss, dkd_loss, reference
+from razor_ext.ops import cwd_loss, dkd_loss, kd_kl_div, reference
 
 
 def grads(fn, *tensors, needs=(True, True)):
@@ -189,3 +189,32 @@ def test_dkd_opcheck_gradcheck_compile(reduction):
     fn = lambda a, b: dkd_loss(a, b, y, 0.7, 1.3, 2.0, reduction).sum()  # noqa: E731
     compiled = torch.compile(fn, fullgraph=True, backend="aot_eager")
     torch.testing.assert_close(compiled(s, t), fn(s, t))
+
+
+@pytest.mark.parametrize("loss", ["kd_kl_div", "cwd_loss", "dkd_loss"])
+def test_losses_run_in_float32_under_autocast(loss):
+    # An autocast model's logits are bfloat16; the losses then run in float32, as ATen's kl_div
+    # and log_softmax do, and the gradient comes back to the bfloat16 logits.
+    g = torch.Generator().manual_seed(0)
+    s32, t32 = torch.randn(4, 10, generator=g), torch.randn(4, 10, generator=g)
+    target = torch.tensor([0, 1, 2, 3])
+    calls = {
+        "kd_kl_div": (lambda s, t: kd_kl_div(s, t, tau=2.0),
+                      lambda s, t: reference.kd_kl_div(s, t, tau=2.0)),
+        "cwd_loss": (lambda s, t: cwd_loss(s.view(1, 4, 2, 5), t.view(1, 4, 2, 5)),
+                     lambda s, t: reference.cwd_loss(s.view(1, 4, 2, 5), t.view(1, 4, 2, 5))),
+        "dkd_loss": (lambda s, t: dkd_loss(s, t, target),
+                     lambda s, t: reference.dkd_loss(s, t, target)),
+    }
+    ours, ref = calls[loss]
+    s = s32.bfloat16().requires_grad_()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        value = ours(s, t32.bfloat16())
+    assert value.dtype == torch.float32
+    value.backward()
+    s_ref = s32.bfloat16().float().requires_grad_()
+    expected = ref(s_ref, t32.bfloat16().float())
+    expected.backward()
+    torch.testing.assert_close(value, expected)
+    assert s.grad.dtype == torch.bfloat16
+    torch.testing.assert_close(s.grad.float(), s_ref.grad, rtol=1e-2, atol=1e-3)
