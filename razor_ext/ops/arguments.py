@@ -100,3 +100,23 @@ def check_float_tensors(op: str, autocast: bool = False, **tensors: Tensor | Non
             raise TypeError(f"{op}: {name} has dtype {t.dtype} but {first_name} has {first.dtype}")
         if t.device != first.device:
             raise ValueError(f"{op}: {name} is on {t.device} but {first_name} is on {first.device}")
+
+
+def float32_under_autocast(*tensors: Tensor) -> tuple[Tensor, ...]:
+    """The tensors, with bfloat16 / float16 ones cast to float32 while ``torch.autocast`` is on
+    for the first one's device; unchanged otherwise.
+
+    For the ops ATen runs in float32 under autocast (``kl_div``, ``log_softmax``, fake
+    quantization): an autocast model hands them lower-precision tensors. The cast is an autograd
+    op, so gradients come back in each tensor's own dtype.
+
+    Example:
+        >>> with torch.autocast("cpu", dtype=torch.bfloat16):
+        ...     float32_under_autocast(torch.ones(2, dtype=torch.bfloat16))[0].dtype
+        torch.float32
+    """
+    if not torch.is_autocast_enabled(tensors[0].device.type):
+        return tensors
+    low = (torch.bfloat16, torch.float16)
+    return tuple(t.float() if t.dtype in low else t for t in tensors)
+

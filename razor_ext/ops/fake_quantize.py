@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from razor_ext.ops.arguments import float32_under_autocast
 from razor_ext.ops.below_autograd import call_op
 from razor_ext.ops.fake_quant_arguments import (
     as_qparam,
@@ -60,6 +61,7 @@ def fake_quantize(
     """
     op = "fake_quantize"
     check_x(op, x)
+    (x,) = float32_under_autocast(x)  # ATen's fake quant runs in float32 under autocast
     check_int(op, "quant_min", quant_min)
     check_int(op, "quant_max", quant_max)
     check_int(op, "axis", axis, optional=True)

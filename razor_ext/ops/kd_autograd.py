@@ -26,17 +26,6 @@ def check_logits(op: str, student: Tensor, teacher: Tensor) -> None:
             raise TypeError(f"{op}: {name} must be a dense (strided) tensor, got layout {t.layout}")
 
 
-def float32_under_autocast(student: Tensor, teacher: Tensor) -> tuple[Tensor, Tensor]:
-    """Under ``torch.autocast`` the losses run in float32 and return float32, as ATen runs
-    ``log_softmax`` and ``kl_div`` there: bfloat16 / float16 logits (an autocast model's
-    outputs) are cast, differentiably, so their gradients come back in their own dtype."""
-    if not torch.is_autocast_enabled(student.device.type):
-        return student, teacher
-    low = (torch.bfloat16, torch.float16)
-    return (student.float() if student.dtype in low else student,
-            teacher.float() if teacher.dtype in low else teacher)
-
-
 def as_float(op: str, name: str, value: float, positive: bool = False) -> float:
     """A Python float from an int/float (not a bool or a tensor), positive if asked, finite."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):

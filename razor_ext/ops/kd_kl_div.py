@@ -4,9 +4,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from razor_ext.ops.arguments import float32_under_autocast
 from razor_ext.ops.below_autograd import call_op
 from razor_ext.ops.kd_autograd import (as_float, check_fake_logits, check_logits, check_reduction,
-                                       fake_outputs, float32_under_autocast, grads_wanted,
+                                       fake_outputs, grads_wanted,
                                        register_kd_autograd)
 
 

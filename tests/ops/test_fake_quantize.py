@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from razor_ext.ops import fake_quantize, reference
+from razor_ext.ops import (fake_quantize, fused_observe_fake_quantize, lsq_fake_quantize,
+                           reference)
 from tests.ops.fake_quant_cases import (
     CASES,
     RANGES,
@@ -222,3 +223,28 @@ def test_generic_cpu_path_gives_the_same_bits_as_torch():
     result = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True,
                             env={**os.environ, "RAZOR_EXT_NO_AVX512": "1"})
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("op", ["fake_quantize", "lsq_fake_quantize", "fused_observe_fake_quantize"])
+def test_runs_in_float32_under_autocast_as_aten_does(op):
+    # An autocast model's activations are bfloat16; ATen's fake quant casts them to float32 there,
+    # and so do these ops (the gradient comes back in bfloat16).
+    scale, zero_point = torch.tensor([0.05]), torch.tensor([3], dtype=torch.int32)
+    calls = {
+        "fake_quantize": lambda x: fake_quantize(x, scale, zero_point, -128, 127),
+        "lsq_fake_quantize": lambda x: lsq_fake_quantize(x, scale, zero_point.float(), -128, 127),
+        "fused_observe_fake_quantize": lambda x: fused_observe_fake_quantize(
+            x, torch.tensor([-1.0]), torch.tensor([1.0]), scale.clone(), zero_point.clone(),
+            -128, 127, observe=False),
+    }
+    x = torch.randn(4, 6, generator=torch.Generator().manual_seed(0)).bfloat16().requires_grad_()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = calls[op](x)
+    assert y.dtype == torch.float32
+    y.sum().backward()
+    x_ref = x.detach().float().requires_grad_()
+    expected = calls[op](x_ref)
+    expected.sum().backward()
+    torch.testing.assert_close(y, expected)
+    assert x.grad.dtype == torch.bfloat16
+    torch.testing.assert_close(x.grad.float(), x_ref.grad)
