@@ -3,6 +3,7 @@ import torch
 from torch import nn
 
 from razor_ext.export import OnnxVerificationError, onnxruntime_outputs, to_onnx
+from tests.elastic_supernets import ElasticMobileNet
 
 
 class TwoHeads(nn.Module):
@@ -61,3 +62,9 @@ def test_bad_arguments(tmp_path):
         to_onnx(lambda x: x, torch.randn(1, 3), tmp_path / 'm.onnx')
     with pytest.raises(FileNotFoundError, match='does not exist'):
         to_onnx(nn.Linear(3, 2), torch.randn(1, 3), tmp_path / 'nope' / 'm.onnx')
+
+
+def test_a_supernet_is_refused_with_the_way_to_its_subnet(tmp_path):
+    with pytest.raises(ValueError, match=r"dynamic op, which ONNX cannot hold.*export_fix_subnet"):
+        to_onnx(ElasticMobileNet(), torch.randn(1, 1, 28, 28), tmp_path / 'supernet.onnx')
+    assert not (tmp_path / 'supernet.onnx').exists()
