@@ -6,16 +6,30 @@
 // autocast region.
 #include <ATen/ATen.h>
 #include <ATen/autocast_mode.h>
-#include <ATen/core/dispatch/Dispatcher.h>
 #include <c10/core/impl/LocalDispatchKeySet.h>
 #include <torch/library.h>
 
 #include <optional>
 
+#include "dynamic_op_handles.h"
+
 namespace razor_ext {
 namespace {
 
-using OptTensor = std::optional<at::Tensor>;
+using dynamic_ops::OptTensor;
+
+// Calls `op` below this device's autocast key with input, weight and bias in the autocast dtype.
+template <c10::DeviceType kDevice, typename Sig, typename... Options>
+at::Tensor call_in_autocast_dtype(const c10::TypedOperatorHandle<Sig>& op, const at::Tensor& input,
+                                  const at::Tensor& weight, const OptTensor& bias,
+                                  Options... options) {
+  c10::impl::ExcludeDispatchKeyGuard no_autocast(
+      at::autocast::get_autocast_dispatch_key_from_device_type(kDevice));
+  const auto dtype = at::autocast::get_lower_precision_fp_from_device_type(kDevice);
+  return op.call(at::autocast::cached_cast(dtype, input, kDevice),
+                 at::autocast::cached_cast(dtype, weight, kDevice),
+                 at::autocast::cached_cast(dtype, bias, kDevice), options...);
+}
 
 template <c10::DeviceType kDevice>
 at::Tensor dynamic_conv2d_autocast(const at::Tensor& input, const at::Tensor& weight,
@@ -24,35 +38,16 @@ at::Tensor dynamic_conv2d_autocast(const at::Tensor& input, const at::Tensor& we
                                    at::IntArrayRef dilation, int64_t groups,
                                    std::optional<int64_t> kernel_size,
                                    c10::string_view algorithm) {
-  using Sig = at::Tensor(const at::Tensor&, const at::Tensor&, const OptTensor&,
-                         std::optional<int64_t>, at::IntArrayRef, at::IntArrayRef,
-                         at::IntArrayRef, int64_t, std::optional<int64_t>, c10::string_view);
-  static const auto op = c10::Dispatcher::singleton()
-                             .findSchemaOrThrow("razor_ext::dynamic_conv2d", "")
-                             .typed<Sig>();
-  c10::impl::ExcludeDispatchKeyGuard no_autocast(
-      at::autocast::get_autocast_dispatch_key_from_device_type(kDevice));
-  const auto dtype = at::autocast::get_lower_precision_fp_from_device_type(kDevice);
-  return op.call(at::autocast::cached_cast(dtype, input, kDevice),
-                 at::autocast::cached_cast(dtype, weight, kDevice),
-                 at::autocast::cached_cast(dtype, bias, kDevice), out_channels, stride, padding,
-                 dilation, groups, kernel_size, algorithm);
+  return call_in_autocast_dtype<kDevice>(dynamic_ops::conv2d(), input, weight, bias, out_channels,
+                                         stride, padding, dilation, groups, kernel_size,
+                                         algorithm);
 }
 
 template <c10::DeviceType kDevice>
 at::Tensor dynamic_linear_autocast(const at::Tensor& input, const at::Tensor& weight,
                                    const OptTensor& bias, std::optional<int64_t> out_features) {
-  using Sig = at::Tensor(const at::Tensor&, const at::Tensor&, const OptTensor&,
-                         std::optional<int64_t>);
-  static const auto op = c10::Dispatcher::singleton()
-                             .findSchemaOrThrow("razor_ext::dynamic_linear", "")
-                             .typed<Sig>();
-  c10::impl::ExcludeDispatchKeyGuard no_autocast(
-      at::autocast::get_autocast_dispatch_key_from_device_type(kDevice));
-  const auto dtype = at::autocast::get_lower_precision_fp_from_device_type(kDevice);
-  return op.call(at::autocast::cached_cast(dtype, input, kDevice),
-                 at::autocast::cached_cast(dtype, weight, kDevice),
-                 at::autocast::cached_cast(dtype, bias, kDevice), out_features);
+  return call_in_autocast_dtype<kDevice>(dynamic_ops::linear(), input, weight, bias,
+                                         out_features);
 }
 
 }  // namespace

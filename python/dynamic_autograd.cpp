@@ -14,7 +14,6 @@
 // The *_backward ops get an autograd kernel too, so that differentiating a gradient (create_graph)
 // is a clear error when that second backward runs, never a silent zero.
 #include <ATen/ATen.h>
-#include <ATen/core/dispatch/Dispatcher.h>
 #include <torch/autograd.h>
 #include <torch/library.h>
 
@@ -24,18 +23,15 @@
 #include <tuple>
 #include <vector>
 
+#include "dynamic_op_handles.h"
+
 namespace razor_ext {
 namespace {
 
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
-using Grads = std::tuple<at::Tensor, at::Tensor, at::Tensor>;
-using OptTensor = std::optional<at::Tensor>;
-
-template <typename Sig>
-c10::TypedOperatorHandle<Sig> find_op(const char* name) {
-  return c10::Dispatcher::singleton().findSchemaOrThrow(name, "").typed<Sig>();
-}
+using dynamic_ops::Grads;
+using dynamic_ops::OptTensor;
 
 // ---- the ops, called below autograd ----------------------------------------------------------
 
@@ -43,13 +39,9 @@ at::Tensor conv_below(const at::Tensor& input, const at::Tensor& weight, const O
                       std::optional<int64_t> out_channels, at::IntArrayRef stride,
                       at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups,
                       std::optional<int64_t> kernel_size, c10::string_view algorithm) {
-  using Sig = at::Tensor(const at::Tensor&, const at::Tensor&, const OptTensor&,
-                         std::optional<int64_t>, at::IntArrayRef, at::IntArrayRef,
-                         at::IntArrayRef, int64_t, std::optional<int64_t>, c10::string_view);
-  static const auto op = find_op<Sig>("razor_ext::dynamic_conv2d");
   at::AutoDispatchBelowADInplaceOrView below;
-  return op.call(input, weight, bias, out_channels, stride, padding, dilation, groups, kernel_size,
-                 algorithm);
+  return dynamic_ops::conv2d().call(input, weight, bias, out_channels, stride, padding, dilation,
+                                    groups, kernel_size, algorithm);
 }
 
 std::tuple<at::Tensor, at::Tensor> conv_forward_below(
@@ -57,14 +49,9 @@ std::tuple<at::Tensor, at::Tensor> conv_forward_below(
     std::optional<int64_t> out_channels, at::IntArrayRef stride, at::IntArrayRef padding,
     at::IntArrayRef dilation, int64_t groups, std::optional<int64_t> kernel_size,
     c10::string_view algorithm) {
-  using Sig = std::tuple<at::Tensor, at::Tensor>(
-      const at::Tensor&, const at::Tensor&, const OptTensor&, std::optional<int64_t>,
-      at::IntArrayRef, at::IntArrayRef, at::IntArrayRef, int64_t, std::optional<int64_t>,
-      c10::string_view);
-  static const auto op = find_op<Sig>("razor_ext::_dynamic_conv2d_forward");
   at::AutoDispatchBelowADInplaceOrView below;
-  return op.call(input, weight, bias, out_channels, stride, padding, dilation, groups, kernel_size,
-                 algorithm);
+  return dynamic_ops::conv2d_forward().call(input, weight, bias, out_channels, stride, padding,
+                                            dilation, groups, kernel_size, algorithm);
 }
 
 Grads conv_backward_below(const at::Tensor& grad_output, const at::Tensor& input,
@@ -73,33 +60,24 @@ Grads conv_backward_below(const at::Tensor& grad_output, const at::Tensor& input
                           at::IntArrayRef dilation, int64_t groups,
                           std::optional<int64_t> kernel_size, c10::string_view algorithm,
                           std::array<bool, 3> output_mask, const OptTensor& saved) {
-  using Sig = Grads(const at::Tensor&, const at::Tensor&, const at::Tensor&,
-                    std::optional<int64_t>, at::IntArrayRef, at::IntArrayRef, at::IntArrayRef,
-                    int64_t, std::optional<int64_t>, c10::string_view, std::array<bool, 3>,
-                    const OptTensor&);
-  static const auto op = find_op<Sig>("razor_ext::dynamic_conv2d_backward");
   at::AutoDispatchBelowADInplaceOrView below;
-  return op.call(grad_output, input, weight, out_channels, stride, padding, dilation, groups,
-                 kernel_size, algorithm, output_mask, saved);
+  return dynamic_ops::conv2d_backward().call(grad_output, input, weight, out_channels, stride,
+                                             padding, dilation, groups, kernel_size, algorithm,
+                                             output_mask, saved);
 }
 
 at::Tensor linear_below(const at::Tensor& input, const at::Tensor& weight, const OptTensor& bias,
                         std::optional<int64_t> out_features) {
-  using Sig = at::Tensor(const at::Tensor&, const at::Tensor&, const OptTensor&,
-                         std::optional<int64_t>);
-  static const auto op = find_op<Sig>("razor_ext::dynamic_linear");
   at::AutoDispatchBelowADInplaceOrView below;
-  return op.call(input, weight, bias, out_features);
+  return dynamic_ops::linear().call(input, weight, bias, out_features);
 }
 
 Grads linear_backward_below(const at::Tensor& grad_output, const at::Tensor& input,
                             const at::Tensor& weight, std::optional<int64_t> out_features,
                             std::array<bool, 3> output_mask) {
-  using Sig = Grads(const at::Tensor&, const at::Tensor&, const at::Tensor&,
-                    std::optional<int64_t>, std::array<bool, 3>);
-  static const auto op = find_op<Sig>("razor_ext::dynamic_linear_backward");
   at::AutoDispatchBelowADInplaceOrView below;
-  return op.call(grad_output, input, weight, out_features, output_mask);
+  return dynamic_ops::linear_backward().call(grad_output, input, weight, out_features,
+                                             output_mask);
 }
 
 // ---- autograd ------------------------------------------------------------------------------

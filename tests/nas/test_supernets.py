@@ -110,8 +110,8 @@ def test_elastic_conv_at_half_width_has_a_quarter_of_the_flops():
 
 @pytest.mark.parametrize('build', [ElasticMobileNet, ElasticViT], ids=['mobilenet', 'vit'])
 def test_supernet_trains_under_autocast_like_its_static_subnet(build):
-    # Mixed precision: every dynamic layer runs in bfloat16 and the float32 parameters get float32
-    # gradients, close to those of the same subnet sliced out and run statically under autocast.
+    # Mixed precision: every dynamic layer runs in bfloat16, the float32 parameters get float32
+    # gradients, and the outputs are close to the same subnet's, sliced out and run statically.
     torch.manual_seed(0)
     random.seed(0)
     model = build()
