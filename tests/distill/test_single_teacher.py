@@ -118,3 +118,17 @@ def test_teacher_ckpt_is_loaded(tmp_path):
 def test_bad_teacher_dtype_names_argument():
     with pytest.raises(TypeError, match='teacher_dtype'):
         MODELS.build(kd_config(teacher_dtype=torch.int8))
+
+
+def test_distill_step_under_autocast():
+    # Mixed precision: teacher and student run in bfloat16, the KD / CWD losses in float32 on
+    # their cast outputs (as ATen's kl_div does), and the student gets float32 gradients.
+    torch.manual_seed(0)
+    algo = MODELS.build(kd_config())
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        losses = algo(*batch(), mode='loss')
+    assert sorted(losses) == ['distill.loss_cwd', 'distill.loss_kl', 'student.loss']
+    assert all(v.dtype == torch.float32 and torch.isfinite(v) for v in losses.values())
+    sum(losses.values()).backward()
+    grads = [p.grad for p in algo.parameters() if p.requires_grad]
+    assert grads and all(g is not None and g.dtype == torch.float32 for g in grads)
