@@ -6,7 +6,8 @@
 // straight to the kernel, backward 1027 us against 951 us). Here the forward redispatches below
 // autograd and the node calls the *_backward op through the dispatcher, so torch.compile traces
 // both ops through their fake impls (razor_ext/ops/dynamic_conv.py) as before. torch.func
-// transforms refuse C++ autograd nodes; razor_ext/ops/dynamic_conv.py takes a Python route there.
+// transforms refuse C++ autograd nodes; razor_ext/ops/dynamic_functorch.py takes a Python route
+// there.
 //
 // When autograd records a dynamic_conv2d call, the forward runs _dynamic_conv2d_forward, which
 // also returns what the backward would otherwise redo (python/dynamic_ops.cpp, Forward).
