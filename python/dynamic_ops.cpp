@@ -305,8 +305,9 @@ Grads conv_backward_gemm(const at::Tensor& grad_out, const at::Tensor& input,
         }
       }
     } else {
-      // k x k calls on this path have <= kGemmMaxColumns columns in all: one GEMM over the batch,
-      // (o, N*L) x (N*L, i*K*K), written straight into the full gradient's block.
+      // One GEMM over the batch, (o, N*L) x (N*L, i*K*K), written straight into the full
+      // gradient's block; 'auto' takes this path only up to kGemmMaxColumns columns in all, so the
+      // reshapes copy little.
       at::mm_out(gw, g3.transpose(0, 1).reshape({p.o, n * cols}),
                  c.transpose(1, 2).reshape({n * cols, c.size(1)}));
     }
