@@ -2,11 +2,13 @@
 // input channels, a centred kernel crop) without copying it out of the full weight first, and give
 // the full weight its gradient (zeros outside the active block).
 //
-// Composed of ATen calls only, so the same code serves every device (registered for CPU and CUDA
-// below; CUDA is not measured). Two paths, chosen by shape (see choose_path):
-//   gemm: per sample, im2col of the active input and one GEMM with the weight sub-block read in place
-//         through its leading-dimension stride (a (O, I*K*K) matrix's rows [:o], columns [:i*K*K]);
-//         backward GEMMs write the weight gradient straight into the full gradient's sub-block.
+// Composed of ATen calls and razor's im2col / col2im (conv_columns.h, ATen's on other devices), so
+// the same code serves every device (registered for CPU and CUDA below; CUDA is not measured). Two
+// paths, chosen by shape (see choose_path):
+//   gemm: im2col of the active input, the batch's columns side by side, and one GEMM with the
+//         weight sub-block read in place through its leading-dimension stride (a (O, I*K*K)
+//         matrix's rows [:o], columns [:i*K*K]); backward GEMMs write the weight gradient straight
+//         into the full gradient's sub-block. 1x1 kernels skip im2col: one batched GEMM.
 //   conv: at::convolution on the strided sub-weight view (the backend packs it as it would a
 //         contiguous weight); backward embeds the sub-block gradient into the full one.
 #include <ATen/ATen.h>
@@ -19,22 +21,24 @@
 #include <tuple>
 #include <vector>
 
+#include "conv_columns.h"
+
 namespace razor_ext {
 namespace {
 
 using Grads = std::tuple<at::Tensor, at::Tensor, at::Tensor>;
 
-// Path choice, from single-thread CPU-time measurements of forward + backward on ResNet-50-like
-// layers at 50% width (benchmarks/test_bench_dynamic_conv.py, RESULTS.md):
-// - a k x k kernel (k > 1) pays off on gemm only while a call has few output pixels (N * H_out *
-//   W_out): 512ch 7x7 at batch 1 (49 columns) 1.25x the static conv against 1.34x on conv, but
-//   256ch 14x14 at batch 1 (196 columns) 1.36x against 1.19x (AMD EPYC); on an Intel AVX-512
-//   host, 2 threads, autograd included: 49 columns 1.19x against 1.35x, 98 (512ch 7x7 at batch
-//   2) 1.34x against 1.23x. MKL's GEMM loses to the backend's conv once the call has ~100
-//   columns, and the conv path's weight copy is then a small share;
+// Path choice, from measurements of forward + backward with autograd on ResNet-50-like layers at
+// 50% width against the static conv of the sub-shape (Intel Xeon AVX-512, 2 threads;
+// benchmarks/test_bench_dynamic_conv.py, RESULTS.md):
+// - a k x k kernel (k > 1) pays off on gemm while a call has few output pixels (N * H_out *
+//   W_out): 49 columns (512ch 7x7, batch 1) 1.04x against 1.46x on conv, 98 (batch 2) 1.10x
+//   against 1.32x, 147 1.17x against 1.22x, 196 (256ch 14x14, batch 1) 0.99x against 1.28x; at
+//   392 columns 1.26x against 1.17x and at 784 1.23x against 1.10x. Past ~200 columns the
+//   backend's conv outruns MKL's GEMM by more than the conv path's weight copies cost;
 // - a 1x1 stride-1 kernel needs no im2col, and its GEMMs beat the backend's 1x1 conv from batch 1
 //   to 32 on 64ch 56x56 (0.58x-1.34x of the static conv, against 1.05x-1.48x on conv).
-constexpr int64_t kGemmMaxColumns = 64;
+constexpr int64_t kGemmMaxColumns = 200;
 
 void check_float(const char* op, const char* name, const at::Tensor& t) {
   TORCH_CHECK_TYPE(t.layout() == at::kStrided, op, ": ", name, " must be a dense (strided) tensor");
@@ -172,15 +176,19 @@ Path choose_path(c10::string_view algorithm, const at::Tensor& input, const at::
   return input.size(0) * p.out_hw[0] * p.out_hw[1] <= kGemmMaxColumns ? Path::kGemm : Path::kConv;
 }
 
-// im2col of the whole batch (N, C, H, W) -> (N, C*K*K, L). (1x1 stride-1 kernels need none: the
+// im2col of the whole batch (N, C, H, W) -> (C*K*K, N*L). (1x1 stride-1 kernels need none: the
 // input is its own column matrix.)
+ColumnArgs column_args(const ConvPlan& p) {
+  return {p.K, p.stride, p.padding, p.dilation};
+}
+
 at::Tensor columns(const at::Tensor& x, const ConvPlan& p) {
-  return at::im2col(x, {p.K, p.K}, p.dilation, p.padding, p.stride);
+  return im2col_batch(x, column_args(p));
 }
 
 // What a forward keeps for its backward (the second output of _dynamic_conv2d_forward; the fake
 // impl in razor_ext/ops/dynamic_conv.py, kept_shape, gives the same shapes):
-//   gemm path, k x k kernel: the im2col columns (N, i*K*K, L), so the backward does not redo them;
+//   gemm path, k x k kernel: the im2col columns (i*K*K, N*L), so the backward does not redo them;
 //   conv path, active weight not contiguous in place: its contiguous copy (o, i or 1, k, k), which
 //   the backward hands to the backend instead of copying the block again;
 //   otherwise nothing, a (0,) tensor.
@@ -191,6 +199,17 @@ struct Forward {
 // Weight-gradient partial products of a 1x1 conv are held for at most this many values at a time.
 constexpr int64_t kPointwiseGradValues = int64_t{1} << 22;
 
+// (o, N*L) with sample s in columns [s*L, (s+1)*L), the GEMM's layout -> (N, o, L), and back.
+// Batch 1 needs no copy.
+at::Tensor samples_first(const at::Tensor& m, int64_t n) {
+  return m.view({m.size(0), n, m.size(1) / n}).transpose(0, 1);
+}
+
+at::Tensor channels_first(const at::Tensor& g3) {
+  return g3.size(0) == 1 ? g3.view({g3.size(1), g3.size(2)})
+                         : g3.transpose(0, 1).reshape({g3.size(1), g3.size(0) * g3.size(2)});
+}
+
 Forward conv_forward_gemm(const at::Tensor& input, const at::Tensor& weight,
                           const std::optional<at::Tensor>& bias, const ConvPlan& p) {
   const at::Tensor x = input.contiguous();
@@ -198,11 +217,22 @@ Forward conv_forward_gemm(const at::Tensor& input, const at::Tensor& weight,
   at::Tensor out = at::empty({n, p.o, p.out_hw[0], p.out_hw[1]}, x.options());
   const at::Tensor w = weight_matrix(weight, p);
   at::Tensor out3 = out.view({n, p.o, cols});
-  // One batched GEMM for the whole batch (the weight broadcast with a zero batch stride): one
-  // parallel region instead of one per sample, which matters on a loaded machine.
-  at::Tensor kept = pointwise(p) ? x.new_empty({0}) : columns(x, p);
-  const at::Tensor rhs = pointwise(p) ? x.view({n, p.i, cols}) : kept;
-  at::bmm_out(out3, w.expand({n, w.size(0), w.size(1)}), rhs);
+  at::Tensor kept = x.new_empty({0});
+  if (pointwise(p)) {
+    // The input is its own column matrix, sample by sample: one batched GEMM (the weight
+    // broadcast with a zero batch stride), one parallel region instead of one per sample.
+    at::bmm_out(out3, w.expand({n, w.size(0), w.size(1)}), x.view({n, p.i, cols}));
+  } else {
+    // The batch's columns side by side: one GEMM (o, i*K*K) x (i*K*K, N*L) for the whole batch,
+    // far faster than N small ones.
+    kept = columns(x, p);
+    if (n == 1) {
+      at::Tensor out2 = out.view({p.o, cols});
+      at::mm_out(out2, w, kept);
+    } else {
+      out3.copy_(samples_first(at::mm(w, kept), n));
+    }
+  }
   if (bias.has_value()) out3.add_(bias->narrow(0, 0, p.o).view({1, p.o, 1}));
   return {out, kept};
 }
@@ -284,6 +314,8 @@ Grads conv_backward_gemm(const at::Tensor& grad_out, const at::Tensor& input,
   const int64_t n = x.size(0), cols = p.out_hw[0] * p.out_hw[1];
   const at::Tensor g3 = grad_out.contiguous().view({n, p.o, cols});
   const at::Tensor w = weight_matrix(weight, p);
+  // k x k kernels: the gradient in the GEMMs' (o, N*L) layout, shared by both products.
+  const at::Tensor g2 = pointwise(p) ? at::Tensor() : channels_first(g3);
   at::Tensor grad_input, grad_weight, grad_bias;
   if (mask[1]) {
     grad_weight = full_weight_grad(weight, p);
@@ -306,18 +338,17 @@ Grads conv_backward_gemm(const at::Tensor& grad_out, const at::Tensor& input,
       }
     } else {
       // One GEMM over the batch, (o, N*L) x (N*L, i*K*K), written straight into the full
-      // gradient's block; 'auto' takes this path only up to kGemmMaxColumns columns in all, so the
-      // reshapes copy little.
-      at::mm_out(gw, g3.transpose(0, 1).reshape({p.o, n * cols}),
-                 c.transpose(1, 2).reshape({n * cols, c.size(1)}));
+      // gradient's block.
+      at::mm_out(gw, g2, c.t());
     }
   }
   if (mask[0]) {
-    const at::Tensor wt = w.t();
-    at::Tensor dcols = at::bmm(wt.expand({n, wt.size(0), wt.size(1)}), g3);
-    grad_input = pointwise(p) ? dcols.view(x.sizes())
-                              : at::col2im(dcols, {x.size(2), x.size(3)}, {p.K, p.K}, p.dilation,
-                                           p.padding, p.stride);
+    if (pointwise(p)) {
+      const at::Tensor wt = w.t();
+      grad_input = at::bmm(wt.expand({n, wt.size(0), wt.size(1)}), g3).view(x.sizes());
+    } else {
+      grad_input = col2im_batch(at::mm(w.t(), g2), n, x.size(2), x.size(3), column_args(p));
+    }
   }
   if (mask[2]) grad_bias = full_bias_grad(grad_out, p);
   return {grad_input, grad_weight, grad_bias};
@@ -345,7 +376,7 @@ std::vector<int64_t> kept_shape(const at::Tensor& input, const at::Tensor& weigh
   if (input.size(0) == 0) return {0};
   if (path == Path::kGemm) {
     if (pointwise(p)) return {0};
-    return {input.size(0), p.i * p.K * p.K, p.out_hw[0] * p.out_hw[1]};
+    return {p.i * p.K * p.K, input.size(0) * p.out_hw[0] * p.out_hw[1]};
   }
   if (active_weight(weight, p).is_contiguous()) return {0};
   return {p.o, p.groups == 1 ? p.i : 1, p.k, p.k};

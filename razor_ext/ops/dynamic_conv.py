@@ -24,8 +24,9 @@ def dynamic_conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None,
     weight's kernel (OFA / BigNAS elastic kernel; the full kernel when None). ``padding`` is for the
     active kernel. ``groups`` is 1, or ``i`` for a depthwise conv, which uses ``weight[:i, :1]``.
 
-    Small calls (few output pixels) run as im2col + one GEMM per sample that reads the weight
-    sub-block through its row stride; larger ones hand the strided sub-weight view to ATen's conv.
+    Small calls (at most 200 output pixels in the batch, or a 1x1 kernel) run as im2col + one GEMM
+    for the batch that reads the weight sub-block through its row stride; larger ones hand a
+    contiguous copy of the active block to ATen's conv.
     Gradients flow to ``input`` and to the FULL ``weight`` / ``bias``, zero outside the active
     block, as the slicing reference gives them.
 
@@ -132,14 +133,14 @@ def _dynamic_conv2d_fake(input, weight, bias, out_channels, stride, padding, dil
 
 
 # python/dynamic_ops.cpp, kGemmMaxColumns: k x k calls with more output pixels take the conv path.
-GEMM_MAX_COLUMNS = 64
+GEMM_MAX_COLUMNS = 200
 
 
 def kept_shape(input: Tensor, weight: Tensor, out_shape: list[int], stride: list[int],
                padding: list[int], groups: int, kernel_size: int | None,
                algorithm: str) -> list[int]:
     """The shape of what ``_dynamic_conv2d_forward`` keeps for the backward, as python/
-    dynamic_ops.cpp picks it (choose_path, kept_shape): the im2col columns ``(N, i*K*K, L)`` on
+    dynamic_ops.cpp picks it (choose_path, kept_shape): the im2col columns ``(i*K*K, N*L)`` on
     the gemm path, the contiguous copy of the active weight ``(o, i, k, k)`` on the conv path
     where that weight is a strided view, else ``(0,)``."""
     full_in, full_k = weight.shape[1], weight.shape[2]
@@ -161,7 +162,7 @@ def kept_shape(input: Tensor, weight: Tensor, out_shape: list[int], stride: list
     if n == 0 or (gemm and pointwise):
         return [0]
     if gemm:
-        return [n, channels * full_k * full_k, height * width]
+        return [channels * full_k * full_k, n * height * width]
     k0 = (full_k - k) // 2
     active = weight[:out, :channels if groups == 1 else 1, k0:k0 + k, k0:k0 + k]
     return [0] if active.is_contiguous() else list(active.shape)

@@ -19,6 +19,8 @@ CONV_CASES = {
     "pointwise": ((16, 12, 1, 1), 9, 11, None, 1, 0, 1, 1),
     "pointwise_strided": ((16, 12, 1, 1), 9, 11, None, 2, 0, 1, 1),
     "stride_dilation": ((8, 6, 3, 3), 4, 5, 3, (2, 1), (2, 1), (2, 1), 1),
+    "dilated_same_size": ((8, 6, 3, 3), 4, 5, 3, 1, 2, 2, 1),
+    "same_width_fewer_rows": ((8, 6, 3, 3), 4, 5, 3, 1, (0, 1), 1, 1),
     "crop_5_to_3": ((8, 6, 5, 5), 4, 5, 3, 1, 1, 1, 1),
     "crop_7_to_1": ((8, 6, 7, 7), 6, 8, 1, 1, 0, 1, 1),
     "full_7": ((8, 6, 7, 7), 3, 2, 7, 2, 3, 1, 1),
@@ -319,6 +321,22 @@ def test_bfloat16_close_to_float32():
                                rtol=0.05, atol=0.3)
 
 
+def test_gemm_path_on_aten_columns_close_to_float32():
+    # bfloat16 / float16 columns come from at::im2col / at::col2im (the route other devices take),
+    # not razor's float kernels: same layout, same values.
+    x, w, b, options = conv_inputs("stride_dilation", torch.float32)
+    y_ref = reference.dynamic_conv2d(x, w, b, **options)
+    grad = torch.randn_like(y_ref)
+    expected = torch.autograd.grad(y_ref, [x, w, b], grad)
+    for dtype in (torch.bfloat16, torch.float16):
+        low = [t.detach().to(dtype).requires_grad_() for t in (x, w, b)]
+        y = call_path("gemm", *low, **options)
+        torch.testing.assert_close(y.float(), y_ref, rtol=0.05, atol=0.3)
+        got = torch.autograd.grad(y, low, grad.to(dtype))
+        for a, e in zip(got, expected):
+            torch.testing.assert_close(a.float(), e, rtol=0.05, atol=0.5)
+
+
 def test_no_grad_call():
     x, w, b, options = conv_inputs("half_width_3x3")
     with torch.no_grad():
@@ -439,6 +457,18 @@ def test_forward_below_autograd_only():
         torch.ops.razor_ext._dynamic_conv2d_forward(x, w.requires_grad_(), b, *options)
 
 
+@pytest.mark.parametrize(("batch", "hw", "path"), [
+    (8, (5, 5), "gemm"), (9, (5, 5), "conv"), (1, (14, 14), "gemm"), (1, (15, 14), "conv")])
+def test_auto_path_boundary_agrees_with_the_fake(batch, hw, path):
+    # 'auto' switches to the conv path past 200 output pixels (kGemmMaxColumns in C++,
+    # GEMM_MAX_COLUMNS in the fake impl): on both sides of it the kernel keeps what the fake says.
+    args = forward_args("half_width_3x3", "auto", batch=batch, hw=hw)
+    output, kept = torch.ops.razor_ext._dynamic_conv2d_forward(*args)
+    columns = (args[0].shape[1] * 9, batch * hw[0] * hw[1])
+    assert kept.shape == (columns if path == "gemm" else (6, 5, 3, 3))
+    torch.library.opcheck(torch.ops.razor_ext._dynamic_conv2d_forward.default, args)
+
+
 @pytest.mark.parametrize(("case", "algorithm", "kept"), [
     ("half_width_3x3", "gemm", "columns"), ("half_width_3x3", "conv", "weight block"),
     ("crop_5_to_3", "conv", "weight block"), ("pointwise", "gemm", "nothing"),
@@ -449,7 +479,7 @@ def test_backward_with_saved_equals_recomputing(case, algorithm, kept):
     output, saved = torch.ops.razor_ext._dynamic_conv2d_forward(*args)
     n, o, height, width = output.shape
     k = k or w.shape[-1]
-    expected = {"columns": (n, x.shape[1] * w.shape[-1] ** 2, height * width),
+    expected = {"columns": (x.shape[1] * w.shape[-1] ** 2, n * height * width),
                 "weight block": (o, x.shape[1] if groups == 1 else 1, k, k),
                 "nothing": (0,)}[kept]
     assert saved.shape == expected
@@ -490,7 +520,7 @@ def test_conv_gradcheck(case, algorithm):
 
 
 def test_conv_compiles_with_dynamic_shapes_across_both_paths():
-    # With symbolic batch sizes the kept tensor's shape (im2col columns on the gemm path up to 64
+    # With symbolic batch sizes the kept tensor's shape (im2col columns on the gemm path up to 200
     # output pixels, nothing on the conv path beyond) is decided by guards in the fake impl.
     g = torch.Generator().manual_seed(3)
     w = torch.randn(12, 10, 3, 3, generator=g, requires_grad=True)
@@ -500,8 +530,8 @@ def test_conv_compiles_with_dynamic_shapes_across_both_paths():
         return torch.relu(dynamic_conv2d(x, w, b, out_channels=6, padding=1)).sum()
 
     compiled = torch.compile(step, fullgraph=True, backend="aot_eager", dynamic=True)
-    for n in (2, 4, 8):  # 32 and 64 output pixels (gemm), then 128 (conv)
-        x = torch.randn(n, 5, 4, 4, generator=g, requires_grad=True)
+    for n in (2, 4, 16):  # 50 and 100 output pixels (gemm), then 400 (conv)
+        x = torch.randn(n, 5, 5, 5, generator=g, requires_grad=True)
         got = torch.autograd.grad(compiled(x, w, b), [x, w, b])
         expected = torch.autograd.grad(torch.relu(reference.dynamic_conv2d(
             x, w, b, out_channels=6, padding=1)).sum(), [x, w, b])
