@@ -291,12 +291,16 @@ std::tuple<at::Tensor, at::Tensor> dynamic_conv2d_forward(
 // A full-size weight gradient whose entries outside the active block are zero; the block itself
 // is left for the caller to write (zeroed too when the kernel is cropped: then it is not one
 // rectangle per row, and the block is small anyway).
-at::Tensor full_weight_grad(const at::Tensor& weight, const ConvPlan& p) {
-  if (!p.full_kernel()) return at::zeros(weight.sizes(), weight.options());
-  at::Tensor g = at::empty(weight.sizes(), weight.options());
+void zero_outside_block(at::Tensor& g, const ConvPlan& p) {
   g.narrow(0, p.o, p.O - p.o).zero_();
   const int64_t active_in = p.groups == 1 ? p.i : 1;
   g.narrow(0, 0, p.o).narrow(1, active_in, p.I - active_in).zero_();
+}
+
+at::Tensor full_weight_grad(const at::Tensor& weight, const ConvPlan& p) {
+  if (!p.full_kernel()) return at::zeros(weight.sizes(), weight.options());
+  at::Tensor g = at::empty(weight.sizes(), weight.options());
+  zero_outside_block(g, p);
   return g;
 }
 
@@ -317,8 +321,16 @@ Grads conv_backward_gemm(const at::Tensor& grad_out, const at::Tensor& input,
   // k x k kernels: the gradient in the GEMMs' (o, N*L) layout, shared by both products.
   const at::Tensor g2 = pointwise(p) ? at::Tensor() : channels_first(g3);
   at::Tensor grad_input, grad_weight, grad_bias;
+  if (mask[0]) {
+    if (pointwise(p)) {
+      const at::Tensor wt = w.t();
+      grad_input = at::bmm(wt.expand({n, wt.size(0), wt.size(1)}), g3).view(x.sizes());
+    } else {
+      grad_input = col2im_batch(at::mm(w.t(), g2), n, x.size(2), x.size(3), column_args(p));
+    }
+  }
   if (mask[1]) {
-    grad_weight = full_weight_grad(weight, p);
+    grad_weight = at::empty(weight.sizes(), weight.options());
     at::Tensor gw = weight_matrix(grad_weight, p);
     const at::Tensor c = pointwise(p) ? x.view({n, p.i, cols})
                          : kept.numel() > 0 ? kept
@@ -341,14 +353,7 @@ Grads conv_backward_gemm(const at::Tensor& grad_out, const at::Tensor& input,
       // gradient's block.
       at::mm_out(gw, g2, c.t());
     }
-  }
-  if (mask[0]) {
-    if (pointwise(p)) {
-      const at::Tensor wt = w.t();
-      grad_input = at::bmm(wt.expand({n, wt.size(0), wt.size(1)}), g3).view(x.sizes());
-    } else {
-      grad_input = col2im_batch(at::mm(w.t(), g2), n, x.size(2), x.size(3), column_args(p));
-    }
+    zero_outside_block(grad_weight, p);
   }
   if (mask[2]) grad_bias = full_bias_grad(grad_out, p);
   return {grad_input, grad_weight, grad_bias};
