@@ -10,9 +10,10 @@
 namespace razor_ext {
 namespace {
 
-razor::ColumnGeometry geometry(int64_t channels, int64_t height, int64_t width,
+razor::ColumnGeometry geometry(int64_t samples, int64_t channels, int64_t height, int64_t width,
                                const ColumnArgs& a) {
   razor::ColumnGeometry g;
+  g.samples = samples;
   g.channels = channels;
   g.height = height;
   g.width = width;
@@ -39,38 +40,22 @@ int64_t grain(int64_t elements_per_item) {
   return std::max<int64_t>(1, at::internal::GRAIN_SIZE / std::max<int64_t>(1, elements_per_item));
 }
 
-// Runs body(sample, first, last) over items [0, samples * per_sample), split among threads and
-// cut at sample boundaries.
-template <typename Body>
-void for_each_item(int64_t samples, int64_t per_sample, int64_t item_elements, const Body& body) {
-  at::parallel_for(0, samples * per_sample, grain(item_elements), [&](int64_t begin, int64_t end) {
-    while (begin < end) {
-      const int64_t sample = begin / per_sample, first = begin % per_sample;
-      const int64_t last = std::min(per_sample, first + (end - begin));
-      body(sample, first, last);
-      begin += last - first;
-    }
-  });
-}
-
 }  // namespace
 
 at::Tensor im2col_batch(const at::Tensor& input, const ColumnArgs& a) {
   const at::Tensor x = input.contiguous();
-  const razor::ColumnGeometry g = geometry(x.size(1), x.size(2), x.size(3), a);
-  const int64_t n = x.size(0), row_stride = n * g.columns();
+  const razor::ColumnGeometry g = geometry(x.size(0), x.size(1), x.size(2), x.size(3), a);
   if (!own_kernel(x)) {
     return at::im2col(x, {a.kernel, a.kernel}, a.dilation, a.padding, a.stride)
         .transpose(0, 1)
-        .reshape({g.rows(), row_stride});
+        .reshape({g.rows(), g.row_stride()});
   }
-  at::Tensor cols = at::empty({g.rows(), row_stride}, x.options());
+  at::Tensor cols = at::empty({g.rows(), g.row_stride()}, x.options());
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "razor_ext::im2col_batch", [&] {
     const scalar_t* src = x.const_data_ptr<scalar_t>();
     scalar_t* dst = cols.mutable_data_ptr<scalar_t>();
-    const int64_t sample = g.channels * g.height * g.width;
-    for_each_item(n, g.rows(), g.columns(), [&](int64_t s, int64_t first, int64_t last) {
-      razor::cpu::im2col_rows(src + s * sample, dst + s * g.columns(), row_stride, g, first, last);
+    at::parallel_for(0, g.rows(), grain(g.row_stride()), [&](int64_t begin, int64_t end) {
+      razor::cpu::im2col_rows(src, dst, g, begin, end);
     });
   });
   return cols;
@@ -79,26 +64,23 @@ at::Tensor im2col_batch(const at::Tensor& input, const ColumnArgs& a) {
 at::Tensor col2im_batch(const at::Tensor& columns, int64_t samples, int64_t height, int64_t width,
                         const ColumnArgs& a) {
   const int64_t kk = a.kernel * a.kernel;
-  const razor::ColumnGeometry g = geometry(columns.size(0) / kk, height, width, a);
+  const razor::ColumnGeometry g = geometry(samples, columns.size(0) / kk, height, width, a);
   TORCH_CHECK(columns.dim() == 2 && columns.size(0) == g.rows() &&
-                  columns.size(1) == samples * g.columns(),
+                  columns.size(1) == g.row_stride(),
               "col2im_batch: columns of shape ", columns.sizes(), " do not match ", samples,
               " samples of a ", g.kernel, "x", g.kernel, " kernel over ", height, "x", width);
   if (!own_kernel(columns)) {
     return at::col2im(columns.view({g.rows(), samples, g.columns()}).transpose(0, 1),
                       {height, width}, {a.kernel, a.kernel}, a.dilation, a.padding, a.stride);
   }
-  at::Tensor cols = columns.contiguous();  // the padding entries are zeroed in place
+  at::Tensor cols = columns.contiguous();  // entries read from the padding may be zeroed in place
   at::Tensor x = at::empty({samples, g.channels, height, width}, cols.options());
   AT_DISPATCH_FLOATING_TYPES(cols.scalar_type(), "razor_ext::col2im_batch", [&] {
     scalar_t* src = cols.mutable_data_ptr<scalar_t>();
     scalar_t* dst = x.mutable_data_ptr<scalar_t>();
-    const int64_t sample = g.channels * height * width, row_stride = cols.size(1);
-    for_each_item(samples, g.channels, kk * g.columns(),
-                  [&](int64_t s, int64_t first, int64_t last) {
-                    razor::cpu::col2im_channels(src + s * g.columns(), row_stride,
-                                                dst + s * sample, g, first, last);
-                  });
+    at::parallel_for(0, g.channels, grain(kk * g.row_stride()), [&](int64_t begin, int64_t end) {
+      razor::cpu::col2im_channels(src, dst, g, begin, end);
+    });
   });
   return x;
 }

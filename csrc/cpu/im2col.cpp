@@ -1,6 +1,7 @@
 #include "razor/im2col.h"
 
 #include <algorithm>
+#include <vector>
 
 namespace razor {
 namespace cpu {
@@ -29,7 +30,7 @@ ColumnRun in_bounds(int64_t out_w, int64_t width, int64_t stride, int64_t pad, i
 struct Tap {
   int64_t oh_first, oh_last;
   ColumnRun cols;
-  int64_t shift_w;          // input column = ow * stride_w + shift_w
+  int64_t shift_h, shift_w;  // input row = oh * stride_h + shift_h, column = ow * stride_w + shift_w
   int64_t offset;           // flat geometries: input entry = output entry + offset
   int64_t begin, end;       // flat geometries: the run; begin == end when the tap reads nothing
 
@@ -46,20 +47,31 @@ bool flat(const ColumnGeometry& g) {
 
 Tap tap_of(const ColumnGeometry& g, int64_t kh, int64_t kw) {
   Tap t;
-  const int64_t shift_h = kh * g.dilation_h - g.pad_h;
+  t.shift_h = kh * g.dilation_h - g.pad_h;
   // ih = oh * stride_h + shift_h in [0, height).
   const ColumnRun rows = in_bounds(g.out_h, g.height, g.stride_h, g.pad_h, kh * g.dilation_h);
   t.oh_first = rows.first;
   t.oh_last = rows.last;
   t.cols = in_bounds(g.out_w, g.width, g.stride_w, g.pad_w, kw * g.dilation_w);
   t.shift_w = kw * g.dilation_w - g.pad_w;
-  t.offset = shift_h * g.width + t.shift_w;
+  t.offset = t.shift_h * g.width + t.shift_w;
   t.begin = t.end = 0;
   if (!t.empty()) {
     t.begin = t.oh_first * g.out_w + t.cols.first;
     t.end = (t.oh_last - 1) * g.out_w + t.cols.last;
   }
   return t;
+}
+
+// Every tap's bounds, computed once per call: they take integer divisions, which per row would
+// cost as much as moving a 7x7 plane's row.
+std::vector<Tap> all_taps(const ColumnGeometry& g) {
+  std::vector<Tap> taps;
+  taps.reserve(static_cast<size_t>(g.kernel * g.kernel));
+  for (int64_t kh = 0; kh < g.kernel; ++kh) {
+    for (int64_t kw = 0; kw < g.kernel; ++kw) taps.push_back(tap_of(g, kh, kw));
+  }
+  return taps;
 }
 
 template <typename T>
@@ -93,15 +105,13 @@ void im2col_row_flat(const T* src_plane, T* dst, const ColumnGeometry& g, const 
 }
 
 template <typename T>
-void im2col_row_strided(const T* src_plane, T* dst, const ColumnGeometry& g, const Tap& t,
-                        int64_t kh) {
+void im2col_row_strided(const T* src_plane, T* dst, const ColumnGeometry& g, const Tap& t) {
   for (int64_t oh = 0; oh < g.out_h; ++oh, dst += g.out_w) {
-    const int64_t ih = oh * g.stride_h - g.pad_h + kh * g.dilation_h;
     if (oh < t.oh_first || oh >= t.oh_last || t.empty()) {
       zero(dst, g.out_w);
       continue;
     }
-    const T* src = src_plane + ih * g.width;
+    const T* src = src_plane + (oh * g.stride_h + t.shift_h) * g.width;
     zero(dst, t.cols.first);
     for (int64_t ow = t.cols.first; ow < t.cols.last; ++ow) {
       dst[ow] = src[ow * g.stride_w + t.shift_w];
@@ -110,65 +120,79 @@ void im2col_row_strided(const T* src_plane, T* dst, const ColumnGeometry& g, con
   }
 }
 
+// dst_plane += the tap's columns `src` (one sample's part of a column-matrix row).
+template <typename T>
+void col2im_add_tap(T* src, T* dst_plane, const ColumnGeometry& g, const Tap& t, bool is_flat) {
+  if (is_flat) {
+    // Entries read from the padding carry no gradient: zeroed, the run adds them harmlessly to
+    // the neighbouring row's edge pixel.
+    zero_outside_columns(src, t, g.out_w);
+    T* __restrict d = dst_plane + t.offset + t.begin;
+    const T* __restrict s = src + t.begin;
+    for (int64_t j = 0; j < t.end - t.begin; ++j) d[j] += s[j];
+    return;
+  }
+  for (int64_t oh = t.oh_first; oh < t.oh_last; ++oh) {
+    T* dst = dst_plane + (oh * g.stride_h + t.shift_h) * g.width;
+    const T* row = src + oh * g.out_w;
+    for (int64_t ow = t.cols.first; ow < t.cols.last; ++ow) {
+      dst[ow * g.stride_w + t.shift_w] += row[ow];
+    }
+  }
+}
+
 }  // namespace
 
 template <typename T>
-void im2col_rows(const T* x, T* cols, int64_t row_stride, const ColumnGeometry& g,
-                 int64_t row_begin, int64_t row_end) {
+void im2col_rows(const T* x, T* cols, const ColumnGeometry& g, int64_t row_begin,
+                 int64_t row_end) {
   const int64_t kk = g.kernel * g.kernel, plane = g.height * g.width;
+  const int64_t sample = g.channels * plane, ncols = g.columns(), row_stride = g.row_stride();
   const bool is_flat = flat(g);
+  const std::vector<Tap> taps = all_taps(g);
+  int64_t c = row_begin / kk, tap = row_begin % kk;
   for (int64_t r = row_begin; r < row_end; ++r) {
-    const int64_t c = r / kk, kh = (r % kk) / g.kernel, kw = r % g.kernel;
-    const Tap t = tap_of(g, kh, kw);
-    if (is_flat) {
-      im2col_row_flat(x + c * plane, cols + r * row_stride, g, t);
-    } else {
-      im2col_row_strided(x + c * plane, cols + r * row_stride, g, t, kh);
+    const Tap& t = taps[static_cast<size_t>(tap)];
+    // The samples' parts of row r are adjacent: the row is written front to back.
+    for (int64_t s = 0; s < g.samples; ++s) {
+      const T* src_plane = x + s * sample + c * plane;
+      T* dst = cols + r * row_stride + s * ncols;
+      if (is_flat) {
+        im2col_row_flat(src_plane, dst, g, t);
+      } else {
+        im2col_row_strided(src_plane, dst, g, t);
+      }
+    }
+    if (++tap == kk) {
+      tap = 0;
+      ++c;
     }
   }
 }
 
 template <typename T>
-void col2im_channels(T* cols, int64_t row_stride, T* x, const ColumnGeometry& g, int64_t c_begin,
-                     int64_t c_end) {
+void col2im_channels(T* cols, T* x, const ColumnGeometry& g, int64_t c_begin, int64_t c_end) {
   const int64_t kk = g.kernel * g.kernel, plane = g.height * g.width;
+  const int64_t sample = g.channels * plane, ncols = g.columns(), row_stride = g.row_stride();
   const bool is_flat = flat(g);
+  const std::vector<Tap> taps = all_taps(g);
   for (int64_t c = c_begin; c < c_end; ++c) {
-    T* dst_plane = x + c * plane;
-    zero(dst_plane, plane);
+    for (int64_t s = 0; s < g.samples; ++s) zero(x + s * sample + c * plane, plane);
     for (int64_t tap = 0; tap < kk; ++tap) {
-      const int64_t kh = tap / g.kernel, kw = tap % g.kernel;
-      const Tap t = tap_of(g, kh, kw);
+      const Tap& t = taps[static_cast<size_t>(tap)];
       if (t.empty()) continue;
-      T* src = cols + (c * kk + tap) * row_stride;
-      if (is_flat) {
-        // Entries read from the padding carry no gradient: zeroed, the run adds them harmlessly
-        // to the neighbouring row's edge pixel.
-        zero_outside_columns(src, t, g.out_w);
-        T* __restrict d = dst_plane + t.offset + t.begin;
-        const T* __restrict s = src + t.begin;
-        for (int64_t j = 0; j < t.end - t.begin; ++j) d[j] += s[j];
-        continue;
-      }
-      for (int64_t oh = t.oh_first; oh < t.oh_last; ++oh) {
-        T* dst = dst_plane + (oh * g.stride_h - g.pad_h + kh * g.dilation_h) * g.width;
-        const T* row = src + oh * g.out_w;
-        for (int64_t ow = t.cols.first; ow < t.cols.last; ++ow) {
-          dst[ow * g.stride_w + t.shift_w] += row[ow];
-        }
+      T* row = cols + (c * kk + tap) * row_stride;
+      for (int64_t s = 0; s < g.samples; ++s) {
+        col2im_add_tap(row + s * ncols, x + s * sample + c * plane, g, t, is_flat);
       }
     }
   }
 }
 
-template void im2col_rows<float>(const float*, float*, int64_t, const ColumnGeometry&, int64_t,
-                                 int64_t);
-template void im2col_rows<double>(const double*, double*, int64_t, const ColumnGeometry&, int64_t,
-                                  int64_t);
-template void col2im_channels<float>(float*, int64_t, float*, const ColumnGeometry&, int64_t,
-                                     int64_t);
-template void col2im_channels<double>(double*, int64_t, double*, const ColumnGeometry&, int64_t,
-                                      int64_t);
+template void im2col_rows<float>(const float*, float*, const ColumnGeometry&, int64_t, int64_t);
+template void im2col_rows<double>(const double*, double*, const ColumnGeometry&, int64_t, int64_t);
+template void col2im_channels<float>(float*, float*, const ColumnGeometry&, int64_t, int64_t);
+template void col2im_channels<double>(double*, double*, const ColumnGeometry&, int64_t, int64_t);
 
 }  // namespace cpu
 }  // namespace razor

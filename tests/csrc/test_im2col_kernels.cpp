@@ -50,13 +50,15 @@ std::vector<T> random_values(int64_t n, uint32_t& state) {
   return v;
 }
 
-// `samples` samples laid out as one (rows, samples * columns) matrix, each split into `parts`
-// row / channel ranges as threads would split it.
+// A batch of `samples` samples, rows / channels split into `parts` ranges as threads would split
+// them.
 template <typename T>
-void check(const ColumnGeometry& g, int64_t parts, int64_t samples) {
+void check(ColumnGeometry g, int64_t parts, int64_t samples) {
+  g.samples = samples;
   uint32_t state = 12345;
   const int64_t numel = g.channels * g.height * g.width, ncols = g.columns();
-  const int64_t row_stride = samples * ncols;
+  const int64_t row_stride = g.row_stride();
+  EXPECT(row_stride == samples * ncols);
   const std::vector<T> x = random_values<T>(samples * numel, state);
   std::vector<T> dcols = random_values<T>(g.rows() * row_stride, state);
   const std::vector<T> dcols_in = dcols;  // col2im may zero the entries read from the padding
@@ -67,13 +69,11 @@ void check(const ColumnGeometry& g, int64_t parts, int64_t samples) {
   // The outputs start as garbage to catch entries left unwritten.
   std::vector<T> cols(static_cast<size_t>(g.rows() * row_stride), T(-7));
   std::vector<T> dx(static_cast<size_t>(samples * numel), T(-7));
-  for (int64_t s = 0; s < samples; ++s) {
-    for (int64_t p = 0; p < parts; ++p) {
-      razor::cpu::im2col_rows(x.data() + s * numel, cols.data() + s * ncols, row_stride, g,
-                              g.rows() * p / parts, g.rows() * (p + 1) / parts);
-      razor::cpu::col2im_channels(dcols.data() + s * ncols, row_stride, dx.data() + s * numel, g,
-                                  g.channels * p / parts, g.channels * (p + 1) / parts);
-    }
+  for (int64_t p = 0; p < parts; ++p) {
+    razor::cpu::im2col_rows(x.data(), cols.data(), g, g.rows() * p / parts,
+                            g.rows() * (p + 1) / parts);
+    razor::cpu::col2im_channels(dcols.data(), dx.data(), g, g.channels * p / parts,
+                                g.channels * (p + 1) / parts);
   }
   // col2im by its definition: a pixel gathers every column entry that reads it, in row order
   // (exact here: the values are multiples of 1/64 and few taps meet, so nothing rounds).
