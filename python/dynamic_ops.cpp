@@ -32,10 +32,12 @@ using Grads = std::tuple<at::Tensor, at::Tensor, at::Tensor>;
 // 50% width against the static conv of the sub-shape (Intel Xeon AVX-512, 2 threads;
 // benchmarks/test_bench_dynamic_conv.py, RESULTS.md):
 // - a k x k kernel (k > 1) pays off on gemm while a call has few output pixels (N * H_out *
-//   W_out): 49 columns (512ch 7x7, batch 1) 1.04x against 1.46x on conv, 98 (batch 2) 1.10x
-//   against 1.32x, 147 1.17x against 1.22x, 196 (256ch 14x14, batch 1) 0.99x against 1.28x; at
-//   392 columns 1.26x against 1.17x and at 784 1.23x against 1.10x. Past ~200 columns the
-//   backend's conv outruns MKL's GEMM by more than the conv path's weight copies cost;
+//   W_out): 49 columns (512ch 7x7, batch 1) 1.00x against 1.34x on conv, 98 (batch 2) 1.05x
+//   against 1.26x, 196 (256ch 14x14, batch 1) 0.95x against 1.20x. At 392 (512ch 7x7, batch 8)
+//   the two tie when the roles run back to back, but in the benchmark's round robin, where other
+//   work runs between calls, gemm measured 1.17-1.19x against conv's 1.11-1.13x; at 588 and
+//   784 the conv path wins outright. MKL's GEMM, which needs im2col and col2im around it, loses to
+//   the backend's conv once a call has a few hundred columns;
 // - a 1x1 stride-1 kernel needs no im2col, and its GEMMs beat the backend's 1x1 conv from batch 1
 //   to 32 on 64ch 56x56 (0.58x-1.34x of the static conv, against 1.05x-1.48x on conv).
 constexpr int64_t kGemmMaxColumns = 200;
