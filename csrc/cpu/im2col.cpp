@@ -31,8 +31,8 @@ struct Tap {
   int64_t oh_first, oh_last;
   ColumnRun cols;
   int64_t shift_h, shift_w;  // input row = oh * stride_h + shift_h, column = ow * stride_w + shift_w
-  int64_t offset;           // flat geometries: input entry = output entry + offset
-  int64_t begin, end;       // flat geometries: the run; begin == end when the tap reads nothing
+  int64_t offset;            // flat geometries: input entry = output entry + offset
+  int64_t begin, end;        // flat geometries: the run; begin == end when the tap reads nothing
 
   bool empty() const { return oh_first >= oh_last || cols.first == cols.last; }
 };
