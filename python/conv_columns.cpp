@@ -24,8 +24,8 @@ razor::ColumnGeometry geometry(int64_t samples, int64_t channels, int64_t height
   g.stride_w = a.stride[1];
   g.dilation_h = a.dilation[0];
   g.dilation_w = a.dilation[1];
-  g.out_h = (height + 2 * g.pad_h - g.dilation_h * (g.kernel - 1) - 1) / g.stride_h + 1;
-  g.out_w = (width + 2 * g.pad_w - g.dilation_w * (g.kernel - 1) - 1) / g.stride_w + 1;
+  g.out_h = a.out_hw[0];
+  g.out_w = a.out_hw[1];
   return g;
 }
 

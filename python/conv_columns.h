@@ -10,9 +10,10 @@
 
 namespace razor_ext {
 
+// A square kernel's geometry and the output size it gives (dynamic_ops.cpp's ConvPlan has both).
 struct ColumnArgs {
   int64_t kernel = 1;
-  std::array<int64_t, 2> stride{1, 1}, padding{0, 0}, dilation{1, 1};
+  std::array<int64_t, 2> stride{1, 1}, padding{0, 0}, dilation{1, 1}, out_hw{0, 0};
 };
 
 // input (N, C, H, W) -> (C*K*K, N*L).

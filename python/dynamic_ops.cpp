@@ -181,7 +181,7 @@ Path choose_path(c10::string_view algorithm, const at::Tensor& input, const at::
 // im2col of the whole batch (N, C, H, W) -> (C*K*K, N*L). (1x1 stride-1 kernels need none: the
 // input is its own column matrix.)
 ColumnArgs column_args(const ConvPlan& p) {
-  return {p.K, p.stride, p.padding, p.dilation};
+  return {p.K, p.stride, p.padding, p.dilation, p.out_hw};
 }
 
 at::Tensor columns(const at::Tensor& x, const ConvPlan& p) {
@@ -290,15 +290,16 @@ std::tuple<at::Tensor, at::Tensor> dynamic_conv2d_forward(
   return {f.output, f.kept};
 }
 
-// A full-size weight gradient whose entries outside the active block are zero; the block itself
-// is left for the caller to write (zeroed too when the kernel is cropped: then it is not one
-// rectangle per row, and the block is small anyway).
+// Zeroes a full-size weight gradient outside its active block (full kernel only).
 void zero_outside_block(at::Tensor& g, const ConvPlan& p) {
   g.narrow(0, p.o, p.O - p.o).zero_();
   const int64_t active_in = p.groups == 1 ? p.i : 1;
   g.narrow(0, 0, p.o).narrow(1, active_in, p.I - active_in).zero_();
 }
 
+// A full-size weight gradient whose entries outside the active block are zero; the block itself
+// is left for the caller to write (zeroed too when the kernel is cropped: then it is not one
+// rectangle per row, and the block is small anyway).
 at::Tensor full_weight_grad(const at::Tensor& weight, const ConvPlan& p) {
   if (!p.full_kernel()) return at::zeros(weight.sizes(), weight.options());
   at::Tensor g = at::empty(weight.sizes(), weight.options());
