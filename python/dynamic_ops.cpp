@@ -21,6 +21,7 @@
 #include <tuple>
 #include <vector>
 
+#include "block_grad.h"
 #include "conv_columns.h"
 
 namespace razor_ext {
@@ -290,22 +291,8 @@ std::tuple<at::Tensor, at::Tensor> dynamic_conv2d_forward(
   return {f.output, f.kept};
 }
 
-// Zeroes a full-size weight gradient outside its active block (full kernel only).
-void zero_outside_block(at::Tensor& g, const ConvPlan& p) {
-  g.narrow(0, p.o, p.O - p.o).zero_();
-  const int64_t active_in = p.groups == 1 ? p.i : 1;
-  g.narrow(0, 0, p.o).narrow(1, active_in, p.I - active_in).zero_();
-}
-
-// A full-size weight gradient whose entries outside the active block are zero; the block itself
-// is left for the caller to write (zeroed too when the kernel is cropped: then it is not one
-// rectangle per row, and the block is small anyway).
-at::Tensor full_weight_grad(const at::Tensor& weight, const ConvPlan& p) {
-  if (!p.full_kernel()) return at::zeros(weight.sizes(), weight.options());
-  at::Tensor g = at::empty(weight.sizes(), weight.options());
-  zero_outside_block(g, p);
-  return g;
-}
+// The columns of a full-kernel active block in the weight seen as (O, I*K*K).
+int64_t block_columns(const ConvPlan& p) { return (p.groups == 1 ? p.i : 1) * p.K * p.K; }
 
 at::Tensor full_bias_grad(const at::Tensor& grad_out, const ConvPlan& p) {
   at::Tensor g = at::zeros({p.O}, grad_out.options());
@@ -356,7 +343,7 @@ Grads conv_backward_gemm(const at::Tensor& grad_out, const at::Tensor& input,
       // gradient's block.
       at::mm_out(gw, g2, c.t());
     }
-    zero_outside_block(grad_weight, p);
+    zero_outside_block(grad_weight, p.o, block_columns(p));
   }
   if (mask[2]) grad_bias = full_bias_grad(grad_out, p);
   return {grad_input, grad_weight, grad_bias};
@@ -371,8 +358,13 @@ Grads conv_backward_conv(const at::Tensor& grad_out, const at::Tensor& input,
   at::Tensor grad_weight, grad_bias;
   if (mask[0]) grad_input = grad_input.contiguous();
   if (mask[1]) {
-    grad_weight = full_weight_grad(weight, p);
-    active_weight(grad_weight, p).copy_(gw);
+    if (p.full_kernel()) {
+      grad_weight = embed_block(gw, weight, p.o, block_columns(p));
+    } else {
+      // A cropped kernel's block is not one run per row; it is small, so zeros + copy_.
+      grad_weight = at::zeros(weight.sizes(), weight.options());
+      active_weight(grad_weight, p).copy_(gw);
+    }
   }
   if (mask[2]) grad_bias = full_bias_grad(grad_out, p);
   return {grad_input, grad_weight, grad_bias};
@@ -495,10 +487,9 @@ Grads dynamic_linear_backward(const at::Tensor& grad_output, const at::Tensor& i
   if (output_mask[0]) gi = at::mm(g, w).view(input.sizes());
   if (output_mask[1]) {
     gw = at::empty(weight.sizes(), weight.options());
-    gw.narrow(0, p.o, p.O - p.o).zero_();
-    gw.narrow(0, 0, p.o).narrow(1, p.i, p.I - p.i).zero_();
     at::Tensor block = gw.narrow(0, 0, p.o).narrow(1, 0, p.i);
     at::mm_out(block, g.t(), input.reshape({-1, p.i}));
+    zero_outside_block(gw, p.o, p.i);
   }
   if (output_mask[2]) {
     gb = at::zeros({p.O}, grad_output.options());

@@ -321,20 +321,24 @@ def test_bfloat16_close_to_float32():
                                rtol=0.05, atol=0.3)
 
 
-def test_gemm_path_on_aten_columns_close_to_float32():
-    # bfloat16 / float16 columns come from at::im2col / at::col2im (the route other devices take),
-    # not razor's float kernels: same layout, same values.
+@pytest.mark.parametrize("algorithm", ["gemm", "conv"])
+def test_half_precision_gradients_close_to_float32(algorithm):
+    # gemm: bfloat16 / float16 columns come from at::im2col / at::col2im (the route other devices
+    # take), not razor's float kernels: same layout, same values. Both paths write the full weight
+    # gradient around the block bytewise (csrc/cpu/block_embed.cpp): 2-byte elements, and the
+    # entries outside the block exactly zero.
     x, w, b, options = conv_inputs("stride_dilation", torch.float32)
     y_ref = reference.dynamic_conv2d(x, w, b, **options)
     grad = torch.randn_like(y_ref)
     expected = torch.autograd.grad(y_ref, [x, w, b], grad)
     for dtype in (torch.bfloat16, torch.float16):
         low = [t.detach().to(dtype).requires_grad_() for t in (x, w, b)]
-        y = call_path("gemm", *low, **options)
+        y = call_path(algorithm, *low, **options)
         torch.testing.assert_close(y.float(), y_ref, rtol=0.05, atol=0.3)
         got = torch.autograd.grad(y, low, grad.to(dtype))
         for a, e in zip(got, expected):
             torch.testing.assert_close(a.float(), e, rtol=0.05, atol=0.5)
+            assert a[e == 0].eq(0).all()
 
 
 def test_no_grad_call():
