@@ -13,12 +13,8 @@ int64_t row_elements(const at::Tensor& full) {
   return full.size(0) == 0 ? 0 : full.numel() / full.size(0);
 }
 
-// The 2-D view of `full` and its block.
-at::Tensor block_of(const at::Tensor& full, int64_t block_rows, int64_t block_cols) {
-  return full.view({full.size(0), row_elements(full)})
-      .narrow(0, 0, block_rows)
-      .narrow(1, 0, block_cols);
-}
+// `full` as (rows, row elements).
+at::Tensor as_rows(const at::Tensor& full) { return full.view({full.size(0), row_elements(full)}); }
 
 void run_kernel(const at::Tensor* block, at::Tensor& full, int64_t block_rows,
                 int64_t block_cols) {
@@ -53,8 +49,9 @@ at::Tensor embed_block(const at::Tensor& block, const at::Tensor& like, int64_t 
   TORCH_CHECK(block.numel() == block_rows * block_cols, "embed_block: block has ", block.numel(),
               " elements, not ", block_rows, " x ", block_cols);
   if (!full.device().is_cpu()) {
-    full.zero_();
-    block_of(full, block_rows, block_cols).copy_(block.reshape({block_rows, block_cols}));
+    zero_outside_block(full, block_rows, block_cols);
+    as_rows(full).narrow(0, 0, block_rows).narrow(1, 0, block_cols)
+        .copy_(block.reshape({block_rows, block_cols}));
     return full;
   }
   const at::Tensor src = block.to(full.scalar_type()).contiguous();
@@ -66,7 +63,7 @@ void zero_outside_block(at::Tensor& full, int64_t block_rows, int64_t block_cols
   check_block("zero_outside_block", full, block_rows, block_cols);
   TORCH_CHECK(full.is_contiguous(), "zero_outside_block: the full tensor must be contiguous");
   if (!full.device().is_cpu()) {
-    at::Tensor rows = full.view({full.size(0), row_elements(full)});
+    at::Tensor rows = as_rows(full);
     rows.narrow(0, block_rows, rows.size(0) - block_rows).zero_();
     rows.narrow(0, 0, block_rows).narrow(1, block_cols, rows.size(1) - block_cols).zero_();
     return;
