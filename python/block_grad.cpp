@@ -26,10 +26,18 @@ void run_kernel(const at::Tensor* block, at::Tensor& full, int64_t block_rows,
   layout.block_bytes = block_cols * bytes;
   const void* src = block == nullptr ? nullptr : block->const_data_ptr();
   void* dst = full.mutable_data_ptr();
-  // Rows per grain so that each holds about ATen's grain size of elements.
-  const int64_t grain = std::max<int64_t>(1, at::internal::GRAIN_SIZE / std::max<int64_t>(1, cols));
-  at::parallel_for(0, layout.rows, grain, [&](int64_t begin, int64_t end) {
-    razor::cpu::embed_block_rows(src, dst, layout, begin, end);
+  // One part per thread, each moving about the same bytes (see balanced_row_split), and none of
+  // fewer rows than hold ATen's grain size of elements.
+  const int64_t grain_rows =
+      std::max<int64_t>(1, at::internal::GRAIN_SIZE / std::max<int64_t>(1, cols));
+  const int64_t parts =
+      std::clamp<int64_t>(layout.rows / grain_rows, 1, std::max(1, at::get_num_threads()));
+  at::parallel_for(0, parts, 1, [&](int64_t first, int64_t last) {
+    for (int64_t part = first; part < last; ++part) {
+      razor::cpu::embed_block_rows(
+          src, dst, layout, razor::cpu::balanced_row_split(layout, src != nullptr, part, parts),
+          razor::cpu::balanced_row_split(layout, src != nullptr, part + 1, parts));
+    }
   });
 }
 

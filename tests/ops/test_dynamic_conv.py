@@ -300,6 +300,35 @@ def test_large_float32(algorithm):
     assert_conv_matches(lambda *a, **o: call_path(algorithm, *a, **o), x, w, b, options, tol)
 
 
+@pytest.mark.parametrize("threads", [2, 3])
+@pytest.mark.parametrize("op", ["gemm", "conv", "linear"])
+def test_full_weight_gradient_split_between_threads(thread_count, op, threads):
+    # Weights past 2 x ATen's grain size (32768 elements): the full gradient around the block is
+    # written by `threads` parts that split the rows by bytes moved (csrc/cpu/block_embed.cpp),
+    # the first ending inside the block rows. Every entry must match the slicing reference, and
+    # those outside the block be exactly zero.
+    thread_count(threads)
+    g = torch.Generator().manual_seed(6)
+    if op == "linear":
+        w = torch.randn(600, 300, generator=g, requires_grad=True)
+        x = torch.randn(5, 170, generator=g)
+        y, y_ref = (f(x, w, None, 410) for f in (dynamic_linear, reference.dynamic_linear))
+        block = (slice(0, 410), slice(0, 170))
+    else:
+        w = torch.randn(256, 70, 3, 3, generator=g, requires_grad=True)
+        x = torch.randn(3, 40, 9, 9, generator=g)
+        options = dict(out_channels=190, padding=1)
+        y = call_path(op, x, w, None, **options)
+        y_ref = reference.dynamic_conv2d(x, w, None, **options)
+        block = (slice(0, 190), slice(0, 40))
+    grad = torch.randn_like(y_ref)
+    (got,), (expected,) = (torch.autograd.grad(out, [w], grad) for out in (y, y_ref))
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-3)
+    outside = torch.ones_like(got, dtype=torch.bool)
+    outside[block] = False
+    assert got[outside].eq(0).all() and got[outside].numel() > 0
+
+
 def test_auto_path_choice_matches_both_paths():
     # batch 1 on 7x7 (few output pixels: gemm) and batch 8 on 14x14 (conv) give the same values
     # as the forced paths.

@@ -28,5 +28,13 @@ namespace cpu {
 void embed_block_rows(const void* block, void* full, const BlockLayout& layout, int64_t begin,
                       int64_t end);
 
+// The first row of part `part` of `parts` (0 <= part <= parts; part == parts gives `rows`) when
+// the rows are split into contiguous ranges that move about the same bytes: a block row reads and
+// writes its block_bytes and zeroes the rest when `copies_block`, else only zeroes the rest. At
+// half width an even split by rows gives one thread 1.5x (copying) or 2x (zeroing) the bytes of
+// the other.
+int64_t balanced_row_split(const BlockLayout& layout, bool copies_block, int64_t part,
+                           int64_t parts);
+
 }  // namespace cpu
 }  // namespace razor
