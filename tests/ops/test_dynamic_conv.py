@@ -303,10 +303,10 @@ def test_large_float32(algorithm):
 @pytest.mark.parametrize("threads", [2, 3])
 @pytest.mark.parametrize("op", ["gemm", "conv", "linear"])
 def test_full_weight_gradient_split_between_threads(thread_count, op, threads):
-    # Weights past 2 x ATen's grain size (32768 elements): the full gradient around the block is
-    # written by `threads` parts that split the rows by bytes moved (csrc/cpu/block_embed.cpp),
-    # the first ending inside the block rows. Every entry must match the slicing reference, and
-    # those outside the block be exactly zero.
+    # Weights of more than `threads` x ATen's grain size (32768 elements): the full gradient
+    # around the block is written by `threads` parts that split the rows by bytes moved
+    # (csrc/cpu/block_embed.cpp). Every entry must match the slicing reference, and those outside
+    # the block be exactly zero.
     thread_count(threads)
     g = torch.Generator().manual_seed(6)
     if op == "linear":
