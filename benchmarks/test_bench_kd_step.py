@@ -21,8 +21,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from razor_ext.models.algorithms import BaseAlgorithm
-from razor_ext.models.architectures import MnistCNN
+from razor_ext.algorithm import BaseAlgorithm
+from razor_ext.architectures import MnistCNN
 
 BATCH = 64
 TARGET = 1.10

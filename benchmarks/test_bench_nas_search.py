@@ -21,12 +21,12 @@ import pytest
 import torch
 
 from razor_ext.demo.measure import accuracy
-from razor_ext.engine.search import bn_calibrator, evolution_search
-from razor_ext.models.algorithms import BaseAlgorithm
-from razor_ext.models.algorithms.nas import SPOS
-from razor_ext.models.architectures import SearchableMnistNet
-from razor_ext.models.task_modules.estimators import ResourceEstimator
-from razor_ext.structures import export_fix_subnet
+from razor_ext.nas.search import bn_calibrator, evolution_search
+from razor_ext.algorithm import BaseAlgorithm
+from razor_ext.nas.algorithms import SPOS
+from razor_ext.architectures import SearchableMnistNet
+from razor_ext.estimators import ResourceEstimator
+from razor_ext.supernet.fix_subnet import export_fix_subnet
 
 BATCH = 64
 TARGET = 1.15

@@ -25,12 +25,12 @@ import pytest
 import torch
 from torch import nn
 
-from razor_ext.models.algorithms import BaseAlgorithm
-from razor_ext.models.dynamic_ops import DynamicBatchNorm2d, DynamicConv2d, DynamicSequential
-from razor_ext.models.mutables import OneShotMutableChannel, OneShotMutableValue
-from razor_ext.models.mutators import NasMutator
-from razor_ext.models.task_modules.estimators import ResourceEstimator
-from razor_ext.structures import export_fix_subnet
+from razor_ext.algorithm import BaseAlgorithm
+from razor_ext.supernet.dynamic_ops import DynamicBatchNorm2d, DynamicConv2d, DynamicSequential
+from razor_ext.supernet.mutables import OneShotMutableChannel, OneShotMutableValue
+from razor_ext.nas import NasMutator
+from razor_ext.estimators import ResourceEstimator
+from razor_ext.supernet.fix_subnet import export_fix_subnet
 
 TARGET_STEP, TARGET_MS = 1.15, 1.0
 BATCH, SIZE = 8, 128  # benchmarked input (2 CPU cores: a 224 x 224 step takes seconds)

@@ -18,7 +18,7 @@ from collections.abc import Callable
 import pytest
 import torch
 
-from razor_ext.models.architectures import resnet50
+from razor_ext.architectures import resnet50
 from razor_ext.ops import channel_gather, channel_norms
 
 CUDA = pytest.param(

@@ -26,8 +26,8 @@ import pytest
 import torch
 
 import razor_ext
-from razor_ext.models.architectures.resnet import ResNet, resnet50
-from razor_ext.models.task_modules import ChannelAnalyzer
+from razor_ext.architectures.resnet import ResNet, resnet50
+from razor_ext.analysis import ChannelAnalyzer
 from razor_ext.pruning.importance import atom_importance
 from razor_ext.pruning.prune import apply_plan, copy_without, removal_plan, select_removed
 
@@ -226,7 +226,7 @@ COLD = textwrap.dedent('''
     import torch
     torch.set_num_threads(2)
     import razor_ext
-    from razor_ext.models.architectures.resnet import resnet50
+    from razor_ext.architectures.resnet import resnet50
     t1 = time.perf_counter()
     m = resnet50().eval(); x = torch.randn(1, 3, 224, 224)
     t2 = time.perf_counter()
@@ -256,7 +256,7 @@ GATHER_COLD = textwrap.dedent('''
     import torch
     torch.set_num_threads(2)
     import razor_ext
-    from razor_ext.models.architectures.resnet import resnet50
+    from razor_ext.architectures.resnet import resnet50
     from razor_ext.ops import channel_gather
     torch.manual_seed(0)
     groups = collections.defaultdict(list)

@@ -25,7 +25,7 @@ from razor_ext.demo.measure import accuracy, count_params
 from razor_ext.demo.pipeline import DemoContext
 from razor_ext.demo.stages import train_epochs
 from razor_ext.fileio import atomic_write_text
-from razor_ext.models.architectures import MnistCNN
+from razor_ext.architectures import MnistCNN
 from razor_ext.registry import MODELS
 
 

@@ -32,13 +32,13 @@ from razor_ext.data import EmbeddedDigits
 from razor_ext.demo.measure import accuracy
 from razor_ext.demo.pipeline import DemoContext
 from razor_ext.demo.stages import StageResult, measure, train_epochs
-from razor_ext.engine.search import bn_calibrator, evolution_search
+from razor_ext.nas.search import bn_calibrator, evolution_search
 from razor_ext.export import onnxruntime_outputs
 from razor_ext.fileio import atomic_write_text
-from razor_ext.models.algorithms.nas import SPOS
-from razor_ext.models.architectures import SearchableMnistNet
-from razor_ext.models.task_modules.estimators import ResourceEstimator
-from razor_ext.structures import export_fix_subnet
+from razor_ext.nas.algorithms import SPOS
+from razor_ext.architectures import SearchableMnistNet
+from razor_ext.estimators import ResourceEstimator
+from razor_ext.supernet.fix_subnet import export_fix_subnet
 
 FULL = dict(width=8, depth=2, supernet_epochs=8, retrain_epochs=4, population=20, top_k=8,
             search_epochs=8, train_size=None)

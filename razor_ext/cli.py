@@ -22,10 +22,10 @@ from typing import Any
 _EXAMPLES = {
     'demo': 'razor-ext demo --quick --work-dir razor_demo',
     'train': 'razor-ext train configs/classification/mnist5k_cnn.py --work-dir work_dirs/cnn',
-    'search': 'razor-ext search configs/nas/spos/spos_mnist5k.py --work-dir work_dirs/spos',
-    'prune': 'razor-ext prune configs/pruning/l1_mnist5k.py --work-dir work_dirs/prune',
-    'distill': 'razor-ext distill configs/distill/kd_mnist5k.py --work-dir work_dirs/kd',
-    'quantize': 'razor-ext quantize configs/quantization/ptq_mnist5k.py --work-dir work_dirs/ptq',
+    'search': 'razor-ext search configs/nas/spos/spos_searchable_mnist_supernet.py --work-dir work_dirs/spos',
+    'prune': 'razor-ext prune configs/pruning/ite_prune_l1_mnist5k.py --work-dir work_dirs/prune',
+    'distill': 'razor-ext distill configs/distill/kd/kd_logits_cnn16_cnn8_mnist5k.py --work-dir work_dirs/kd',
+    'quantize': 'razor-ext quantize configs/quantization/ptq_int8_mnist5k.py --work-dir work_dirs/ptq',
     'export': 'razor-ext export configs/classification/mnist5k_cnn.py --checkpoint work_dirs/cnn/epoch_2.pth --out cnn.onnx',
     'info': 'razor-ext info',
 }
@@ -54,7 +54,7 @@ def _parse_cfg_options(pairs: Sequence[str]) -> dict[str, Any]:
 
 
 def _load_cfg(args: argparse.Namespace) -> Any:
-    from razor_ext import Config
+    from razor_ext.config import Config
 
     path = Path(args.config)
     if not path.is_file():
@@ -126,9 +126,9 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _info(_: argparse.Namespace) -> int:
-    import razor_ext
+    from razor_ext.extension import build_info
 
-    print(json.dumps(razor_ext.build_info(), indent=2))
+    print(json.dumps(build_info(), indent=2))
     return 0
 
 

@@ -356,10 +356,12 @@ class Registry:
             raise wrapped from err
 
 
-# Algorithms and the other model components register themselves when razor_ext.models is
-# imported; importing it lazily here avoids a circular import (they import this module).
-MODELS = Registry('models', locations=['razor_ext.models'])
-TASK_UTILS = Registry('task_utils', locations=['razor_ext.models.task_modules'])
+# Each registry imports the packages that register into it the first time it is searched (they
+# import this module, so it cannot import them at its own import time).
+MODELS = Registry('models', locations=[
+    'razor_ext.algorithm', 'razor_ext.supernet', 'razor_ext.architectures', 'razor_ext.nas',
+    'razor_ext.pruning', 'razor_ext.distill', 'razor_ext.quantization'])
+TASK_UTILS = Registry('task_utils', locations=['razor_ext.analysis', 'razor_ext.estimators'])
 LOOPS = Registry('loops', locations=['razor_ext.engine'])
 HOOKS = Registry('hooks', locations=['razor_ext.engine'])
 DATASETS = Registry('datasets', locations=['razor_ext.data'])

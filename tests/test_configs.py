@@ -9,7 +9,7 @@ import torch
 
 from razor_ext import Config
 from razor_ext.engine import Runner
-from razor_ext.models.algorithms import BaseAlgorithm
+from razor_ext.algorithm import BaseAlgorithm
 from razor_ext.registry import MODELS
 
 ROOT = Path(__file__).resolve().parents[1] / "configs"

@@ -258,5 +258,5 @@ def test_locations_are_imported_lazily() -> None:
 def test_global_registries() -> None:
     assert [r.name for r in (MODELS, TASK_UTILS, LOOPS, HOOKS)] == [
         'models', 'task_utils', 'loops', 'hooks']
-    # MODELS imports razor_ext.models on first lookup, so this works without importing it.
+    # MODELS imports the packages that register into it on first lookup, so this works without importing it.
     assert 'BaseAlgorithm' in MODELS

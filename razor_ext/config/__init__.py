@@ -12,5 +12,7 @@ Example:
 from razor_ext.config.config import Config
 from razor_ext.config.config_dict import ConfigDict
 from razor_ext.config.loading import ConfigParseError
+from razor_ext.config.scopes import register_scope, registered_scopes, resolve_config_path
 
-__all__ = ['Config', 'ConfigDict', 'ConfigParseError']
+__all__ = ['Config', 'ConfigDict', 'ConfigParseError', 'register_scope', 'registered_scopes',
+           'resolve_config_path']

@@ -10,6 +10,7 @@ from razor_ext.config.config_dict import (ConfigDict, missing_key_message, refus
                                           to_config)
 from razor_ext.config.dumping import serialize, to_py_text
 from razor_ext.config.loading import format_of, load, merge
+from razor_ext.config.scopes import resolve_config_path
 from razor_ext.fileio import atomic_write_text
 
 
@@ -43,6 +44,8 @@ class Config(MutableMapping):
     def fromfile(cls, path: str | os.PathLike[str]) -> Config:
         """Load a ``.py``, ``.yaml``/``.yml`` or ``.json`` config, resolving ``_base_`` files.
 
+        ``path`` (and each ``_base_``) may name a registered scope, ``'scope::rel/path.py'``
+        (:func:`razor_ext.config.register_scope`).
         ``_base_`` is a path or a list of paths relative to the file that names it; bases are
         merged in order, then the file itself on top. In ``.py`` files every module-level name
         is a key except private names, modules, functions and classes.
@@ -59,7 +62,7 @@ class Config(MutableMapping):
             >>> Config.fromfile(p).lr
             0.1
         """
-        path = Path(os.path.abspath(os.path.expanduser(path)))
+        path = resolve_config_path(path)
         return cls(load(path, ()), filename=path)
 
     @property

@@ -10,6 +10,8 @@ from typing import Any
 
 import yaml
 
+from razor_ext.config.scopes import resolve_config_path
+
 BASE_KEY = '_base_'
 DELETE_KEY = '_delete_'
 _FORMATS = {'.py': 'py', '.yaml': 'yaml', '.yml': 'yaml', '.json': 'json'}
@@ -134,7 +136,8 @@ def _strip_delete(value: Any) -> Any:
 
 
 def load(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
-    """Parse ``path`` and resolve its ``_base_`` files (relative to ``path``'s folder).
+    """Parse ``path`` and resolve its ``_base_`` files (relative to ``path``'s folder, or in a
+    registered scope: ``'mmcls::_base_/x.py'``).
 
     ``chain`` is the files that led here through ``_base_``; it detects cycles and names the
     file that asked for a missing base. Start with ``()``.
@@ -163,9 +166,6 @@ def load(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
         raise TypeError(f'{path}: _base_ must be a path or a list of paths, got {bases!r}')
     merged: dict[str, Any] = {}
     for base in bases:
-        base_path = Path(os.path.expanduser(base))
-        if not base_path.is_absolute():
-            base_path = path.parent / base_path
         # Later bases override earlier ones, as in a chain.
-        merged = merge(merged, load(Path(os.path.abspath(base_path)), (*chain, path)))
+        merged = merge(merged, load(resolve_config_path(base, path.parent), (*chain, path)))
     return merge(merged, raw)

@@ -4,31 +4,15 @@ from __future__ import annotations
 import os
 import time
 import traceback
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import torch
-from torch import Tensor, nn
 
 from razor_ext.data import EmbeddedDigits
+from razor_ext.demo.context import DemoContext
 from razor_ext.demo.report import write_report
 from razor_ext.demo.stages import STAGES, Stage, StageResult
-
-
-@dataclass
-class DemoContext:
-    """What the stages share: data as tensors, the models so far, and where to write."""
-
-    work_dir: Path
-    quick: bool
-    seed: int
-    train: tuple[Tensor, Tensor]
-    val: tuple[Tensor, Tensor]
-    test: tuple[Tensor, Tensor]
-    batch_size: int = 64
-    models: dict[str, nn.Module] = field(default_factory=dict)
-    log: Callable[[str], None] = print
 
 
 def run_demo(work_dir: str | os.PathLike[str] = 'razor_demo', quick: bool = False, seed: int = 0,

@@ -1,5 +1,5 @@
 """The demo's stages. Each says whether the library it needs is in this build (``available``)
-and runs on the shared :class:`~razor_ext.demo.pipeline.DemoContext`. A stage whose library has
+and runs on the shared :class:`~razor_ext.demo.context.DemoContext`. A stage whose library has
 not landed is reported as such: nothing is faked."""
 from __future__ import annotations
 
@@ -16,10 +16,10 @@ from torch import nn
 from razor_ext.demo.measure import accuracy, count_flops, count_params, onnx_latency_ms
 from razor_ext.engine.progress import track
 from razor_ext.export import to_onnx
-from razor_ext.models.architectures import MnistCNN
+from razor_ext.architectures import MnistCNN
 
 if TYPE_CHECKING:
-    from razor_ext.demo.pipeline import DemoContext
+    from razor_ext.demo.context import DemoContext
 
 
 @dataclass
@@ -117,15 +117,15 @@ class NasStage(Stage):
     name, title = 'nas', 'NAS: SPOS supernet + evolution search under half the teacher FLOPs'
 
     def available(self) -> str | None:
-        return _importable('razor_ext.models.algorithms.nas:SPOS',
-                           'razor_ext.engine.search:evolution_search',
-                           'razor_ext.structures:export_fix_subnet')
+        return _importable('razor_ext.nas.algorithms:SPOS',
+                           'razor_ext.nas.search:evolution_search',
+                           'razor_ext.supernet.fix_subnet:export_fix_subnet')
 
     def run(self, ctx: DemoContext) -> StageResult:
-        from razor_ext.engine.search import bn_calibrator, evolution_search
-        from razor_ext.models.algorithms.nas import SPOS
-        from razor_ext.models.architectures import SearchableMnistNet
-        from razor_ext.structures import export_fix_subnet
+        from razor_ext.nas.search import bn_calibrator, evolution_search
+        from razor_ext.nas.algorithms import SPOS
+        from razor_ext.architectures import SearchableMnistNet
+        from razor_ext.supernet.fix_subnet import export_fix_subnet
 
         torch.manual_seed(ctx.seed)
         random.seed(ctx.seed)
@@ -165,8 +165,8 @@ class DistillStage(Stage):
     name, title = 'distill', 'Distillation: teacher -> smaller student (KL on logits)'
 
     def available(self) -> str | None:
-        return _importable('razor_ext.models.algorithms.distill:SingleTeacherDistill',
-                           'razor_ext.models.distillers:ConfigurableDistiller')
+        return _importable('razor_ext.distill.algorithms:SingleTeacherDistill',
+                           'razor_ext.distill.configurable_distiller:ConfigurableDistiller')
 
     def run(self, ctx: DemoContext) -> StageResult:
         from razor_ext.registry import MODELS
@@ -200,14 +200,13 @@ class PruneStage(Stage):
     name, title = 'prune', 'Pruning: 30% of channels (L1), fine-tuned'
 
     def available(self) -> str | None:
-        return _importable('razor_ext:prune', 'razor_ext.pruning:save_pruned')
+        return _importable('razor_ext.pruning:prune', 'razor_ext.pruning:save_pruned')
 
     def run(self, ctx: DemoContext) -> StageResult:
-        import razor_ext
-        from razor_ext.pruning import save_pruned
+        from razor_ext.pruning import prune, save_pruned
 
         model = ctx.models['current']
-        pruned = razor_ext.prune(model, ctx.test[0][:2], ratio=0.3, importance='l1')
+        pruned = prune(model, ctx.test[0][:2], ratio=0.3, importance='l1')
         train_epochs(pruned, ctx, epochs=1, lr=1e-3)
         save_pruned(pruned, ctx.work_dir / 'pruned.pth')
         ctx.models['current'] = pruned

@@ -17,7 +17,6 @@ from razor_ext.engine.hooks import CheckpointHook, Hook, LoggerHook
 from razor_ext.engine.loops import (BaseLoop, EpochBasedTrainLoop, IterBasedTrainLoop, TestLoop,
                                     ValLoop)
 from razor_ext.engine.runner import Runner
-from razor_ext.engine.search import evolution_search, random_search
 
 __all__ = ['BaseLoop', 'CheckpointHook', 'EpochBasedTrainLoop', 'Hook', 'IterBasedTrainLoop',
-           'LoggerHook', 'Runner', 'TestLoop', 'ValLoop', 'evolution_search', 'random_search']
+           'LoggerHook', 'Runner', 'TestLoop', 'ValLoop']

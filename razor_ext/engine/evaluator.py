@@ -22,7 +22,7 @@ class Accuracy:
         topk: the k of each reported top-k accuracy.
 
     Example:
-        >>> from razor_ext.models.algorithms import BaseAlgorithm
+        >>> from razor_ext.algorithm import BaseAlgorithm
         >>> acc = Accuracy(topk=(1,))
         >>> model = BaseAlgorithm(torch.nn.Linear(2, 2))
         >>> acc.process(model, (torch.randn(8, 2), torch.randint(0, 2, (8,))))

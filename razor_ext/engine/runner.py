@@ -18,7 +18,7 @@ from razor_ext.engine.hooks.hook import Hook
 from razor_ext.engine.optimizers import build_optimizers, build_schedulers
 from razor_ext.engine.randomness import rng_state, set_random_seed, set_rng_state
 from razor_ext.fileio import atomic_path
-from razor_ext.models.algorithms import BaseAlgorithm
+from razor_ext.algorithm import BaseAlgorithm
 from razor_ext.registry import HOOKS, LOOPS, METRICS, MODELS
 
 _DEFAULT_HOOKS = {'logger': dict(type='LoggerHook'), 'checkpoint': dict(type='CheckpointHook'),
@@ -140,10 +140,8 @@ class Runner:
         """Run the training loop (with validation as ``train_cfg`` says); returns the model."""
         if self.train_loop is None:
             raise RuntimeError('this runner has no train_cfg/train_dataloader: nothing to train')
-        from razor_ext.engine.loops.train_loops import EpochBasedTrainLoop
-
         # Search and calibration loops in train_cfg (MMRazor's convention) need no optimizer.
-        if self.optim_wrapper is None and isinstance(self.train_loop, EpochBasedTrainLoop):
+        if self.optim_wrapper is None and self.train_loop.needs_optimizer:
             raise RuntimeError('training needs an optim_wrapper in the config')
         self.call_hook('before_run')
         model = self.train_loop.run()

@@ -57,13 +57,13 @@ def onnxruntime_outputs(path: str | os.PathLike[str], inputs: Sequence[Tensor]) 
 def _check_no_supernet_ops(model: nn.Module) -> None:
     """A supernet's dynamic ops run razor_ext's custom kernels, which ONNX cannot hold; the
     export is of a chosen subnet, made of torch modules."""
-    from razor_ext.models.dynamic_ops import DynamicMixin  # the NAS package imports export
+    from razor_ext.supernet.dynamic_ops import DynamicMixin  # the NAS package imports export
     for name, module in model.named_modules():
         if isinstance(module, DynamicMixin):
             raise ValueError(
                 f"to_onnx: {name or 'the model'} ({type(module).__name__}) is a supernet's "
                 "dynamic op, which ONNX cannot hold; export the chosen subnet instead: "
-                "`_, static = razor_ext.structures.export_fix_subnet(model, slice_weight=True)`, "
+                "`_, static = razor_ext.supernet.fix_subnet.export_fix_subnet(model, slice_weight=True)`, "
                 "then to_onnx(static, ...)")
 
 

@@ -8,12 +8,12 @@ from torch import Tensor
 from razor_ext.ops.arguments import float32_under_autocast
 from razor_ext.ops.below_autograd import call_op
 from razor_ext.ops.fake_quant_arguments import (
-    as_qparam,
-    check_int,
-    check_qparams_fake,
-    check_x,
-    dense_like,
-)
+                                                as_qparam,
+                                                check_int,
+                                                check_qparams_fake,
+                                                check_x,
+                                                dense_like,
+                                                )
 
 
 def fake_quantize(

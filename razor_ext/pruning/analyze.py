@@ -6,7 +6,7 @@ from typing import Any
 
 from torch import nn
 
-from razor_ext.models.task_modules.channel_analysis import Analysis, ChannelAnalyzer, ChannelUnit
+from razor_ext.analysis import Analysis, ChannelAnalyzer, ChannelUnit
 
 
 @dataclass

@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 from torch import Tensor, nn
 
-from razor_ext.models.task_modules.channel_analysis.analyzer import (Analysis, output_tensors,
-                                                                     split_inputs)
-from razor_ext.models.task_modules.tracers import FunctionRecorder, frozen_state, module_stack
+from razor_ext.analysis.analyzer import (Analysis, output_tensors,
+                                         split_inputs)
+from razor_ext.analysis.tracer import FunctionRecorder, frozen_state, module_stack
 
 
 class PruningCheckError(RuntimeError):

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from razor_ext.models.task_modules.channel_analysis import Analysis
+from razor_ext.analysis import Analysis
 from razor_ext.ops import channel_norms
 
 CRITERIA = ('l1', 'l2', 'bn_scale', 'random', 'fpgm', 'taylor')
@@ -79,7 +79,7 @@ def taylor_importance(analysis: Analysis, state: Mapping[str, Tensor],
 def loss_gradients(model: torch.nn.Module, example_inputs, loss_fn: Callable) -> dict[str, Tensor]:
     """Gradients of ``loss_fn(model(*inputs))`` for every parameter, without touching ``.grad``,
     BN statistics or the train/eval flags."""
-    from razor_ext.models.task_modules.channel_analysis.analyzer import split_inputs
+    from razor_ext.analysis.analyzer import split_inputs
 
     args, kwargs = split_inputs(example_inputs)
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]

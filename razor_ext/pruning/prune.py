@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from razor_ext.models.task_modules.channel_analysis import Analysis, ChannelAnalyzer, ChannelUnit
+from razor_ext.analysis import Analysis, ChannelAnalyzer, ChannelUnit
 from razor_ext.pruning.check import check_pruned
 from razor_ext.pruning.importance import atom_importance
 from razor_ext.pruning.removal import gather_state, update_attributes
@@ -166,9 +166,9 @@ def flops_of(model: nn.Module, example_inputs: Any) -> int:
     """Forward FLOPs counted by ``torch.utils.flop_counter.FlopCounterMode``."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    from razor_ext.models.task_modules.channel_analysis.analyzer import split_inputs
-    from razor_ext.models.task_modules.estimators import op_flops  # noqa: F401  (CPU attention)
-    from razor_ext.models.task_modules.tracers import frozen_state
+    from razor_ext.analysis.analyzer import split_inputs
+    from razor_ext.estimators import op_flops  # noqa: F401  (CPU attention)
+    from razor_ext.analysis.tracer import frozen_state
 
     args, kwargs = split_inputs(example_inputs)
     counter = FlopCounterMode(display=False)

@@ -1,4 +1,5 @@
-"""Quantization: QConfig, prepare / calibrate, QDQ ONNX export, save / load.
+"""Quantization: observers, fake quants, quantizers, QConfig presets, prepare / calibrate, QDQ ONNX
+export, save / load, and the quantization algorithm (``MMArchitectureQuant``) for PTQ / QAT / LSQ.
 
 Example:
     >>> import torch
@@ -9,9 +10,9 @@ Example:
     >>> q(torch.randn(2, 1, 8, 8)).shape
     torch.Size([2, 10])
 """
-from razor_ext.models import fake_quants as _fake_quants  # noqa: F401  (registers)
-from razor_ext.models import observers as _observers  # noqa: F401  (registers)
-from razor_ext.models import quantizers as _quantizers  # noqa: F401  (registers)
+from razor_ext.quantization import algorithms, fake_quantize, observers, quantizers
+from razor_ext.quantization.algorithms import MMArchitectureQuant
+from razor_ext.quantization.fake_quantize import FakeQuantize, LearnableFakeQuantize
 from razor_ext.quantization.checkpoint import load, save
 from razor_ext.quantization.onnx_qdq import export_onnx, fold_constant_quantize
 from razor_ext.quantization.prepare import calibrate, prepare
@@ -19,6 +20,8 @@ from razor_ext.quantization.qconfig import PRESETS, QConfig, QScheme, as_qconfig
 from razor_ext.quantization.switches import (enable_fake_quants, enable_observers, fake_quants,
                                              freeze_bn_stats, freeze_observers)
 
-__all__ = ['PRESETS', 'QConfig', 'QScheme', 'as_qconfig', 'calibrate', 'enable_fake_quants',
-           'enable_observers', 'export_onnx', 'fake_quants', 'fold_constant_quantize',
-           'freeze_bn_stats', 'freeze_observers', 'load', 'prepare', 'save']
+__all__ = ['FakeQuantize', 'LearnableFakeQuantize', 'MMArchitectureQuant', 'PRESETS', 'QConfig',
+           'QScheme', 'algorithms', 'as_qconfig', 'calibrate', 'enable_fake_quants',
+           'enable_observers', 'export_onnx', 'fake_quantize', 'fake_quants',
+           'fold_constant_quantize', 'freeze_bn_stats', 'freeze_observers', 'load', 'observers',
+           'prepare', 'quantizers', 'save']

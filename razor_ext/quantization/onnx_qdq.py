@@ -16,7 +16,7 @@ from torch import Tensor, fx, nn
 
 from razor_ext.export.onnx_export import OnnxVerificationError, onnxruntime_outputs, to_onnx
 from razor_ext.fileio import atomic_write_bytes
-from razor_ext.models.fake_quants import FakeQuantize
+from razor_ext.quantization.fake_quantize import FakeQuantize
 from razor_ext.quantization.switches import fake_quants
 
 __all__ = ['export_onnx', 'fold_constant_quantize']

@@ -8,7 +8,7 @@ from typing import Any
 
 from torch import nn
 
-from razor_ext.models.fake_quants import FakeQuantize
+from razor_ext.quantization.fake_quantize import FakeQuantize
 
 __all__ = ['QScheme', 'QConfig', 'PRESETS', 'as_qconfig']
 
@@ -25,8 +25,8 @@ class QScheme:
         narrow_range: drop the most negative code (TensorRT's ``[-127, 127]``).
         observer: observer type name; None picks by mode (min/max for PTQ, moving average for QAT).
         observer_kwargs: extra observer arguments (e.g. ``method='mse'`` for histograms).
-        learnable: :class:`~razor_ext.models.fake_quants.LearnableFakeQuantize` (LSQ) instead of
-            :class:`~razor_ext.models.fake_quants.FakeQuantize`.
+        learnable: :class:`~razor_ext.quantization.fake_quantize.LearnableFakeQuantize` (LSQ) instead of
+            :class:`~razor_ext.quantization.fake_quantize.FakeQuantize`.
 
     Example:
         >>> QScheme(bits=4).quant_range
@@ -58,7 +58,7 @@ class QScheme:
 
     def build(self, mode: str, ch_axis: int = 0) -> FakeQuantize:
         """A fresh fake quant for this scheme (``mode`` picks the default observer)."""
-        from razor_ext.models.fake_quants import LearnableFakeQuantize
+        from razor_ext.quantization.fake_quantize import LearnableFakeQuantize
 
         qmin, qmax = self.quant_range
         axis = ch_axis if self.per_channel else None

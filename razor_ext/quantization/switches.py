@@ -5,7 +5,7 @@ from collections.abc import Iterator
 
 from torch import nn
 
-from razor_ext.models.fake_quants import FakeQuantize
+from razor_ext.quantization.fake_quantize import FakeQuantize
 
 __all__ = ['fake_quants', 'enable_observers', 'enable_fake_quants', 'freeze_observers',
            'freeze_bn_stats']
@@ -40,7 +40,7 @@ def freeze_bn_stats(model: nn.Module) -> None:
     """BN freeze in QAT: every BatchNorm normalizes with its running statistics, which stop updating.
 
     A later ``model.train()`` would undo the eval mode; the statistics still do not move (momentum
-    0), and :class:`~razor_ext.models.algorithms.MMArchitectureQuant` re-applies the freeze.
+    0), and :class:`~razor_ext.quantization.MMArchitectureQuant` re-applies the freeze.
     """
     for module in model.modules():
         if isinstance(module, nn.modules.batchnorm._BatchNorm):

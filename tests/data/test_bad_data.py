@@ -7,7 +7,7 @@ from PIL import Image
 
 from razor_ext.data import ImageFolder, build_dataloader
 from razor_ext.engine.evaluator import Accuracy
-from razor_ext.models.algorithms import BaseAlgorithm
+from razor_ext.algorithm import BaseAlgorithm
 
 
 def _folder(root, classes=('cat', 'dog'), per_class=2):

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from razor_ext.models.algorithms.distill import margin_from_bn
+from razor_ext.distill.algorithms import margin_from_bn
 from razor_ext.registry import MODELS
 from tests.distill.toy_models import ToyMobileNet, ToyResNet
 

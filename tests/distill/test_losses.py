@@ -337,7 +337,7 @@ def test_crd_loss_given_contrast_indices_and_memory_update():
 
 
 def test_functional_matches_torch_expression_and_rejects_bad_arguments():
-    from razor_ext.models.losses.functional import cwd_loss, kd_kl_div
+    from razor_ext.distill.losses.functional import cwd_loss, kd_kl_div
     s, te = torch.randn(4, 6), torch.randn(4, 6)
     for r in ('batchmean', 'sum'):
         ref = torch.nn.functional.kl_div(torch.log_softmax(s / 2, -1), torch.softmax(te / 2, -1),

@@ -6,9 +6,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from razor_ext.models.deliveries import DistillDeliveryManager
-from razor_ext.models.distillers import ConfigurableDistiller
-from razor_ext.models.recorders import RecorderManager
+from razor_ext.distill.deliveries import DistillDeliveryManager
+from razor_ext.distill.configurable_distiller import ConfigurableDistiller
+from razor_ext.distill.recorders import RecorderManager
 from tests.distill import toy_models
 from tests.distill.toy_models import ToyMobileNet, ToyResNet
 
@@ -157,7 +157,7 @@ def test_a_recorded_model_can_still_be_deep_copied():
     import torch
     from torch import nn
 
-    from razor_ext.models.recorders import ModuleOutputsRecorder
+    from razor_ext.distill.recorders import ModuleOutputsRecorder
 
     model = nn.Sequential(nn.Linear(2, 3), nn.ReLU())
     rec = ModuleOutputsRecorder('0')

@@ -6,8 +6,8 @@ import copy
 import pytest
 import torch
 
-from razor_ext.models.algorithms.distill import (SingleTeacherDistill,
-                                                 convert_to_student_checkpoint)
+from razor_ext.distill.algorithms import (SingleTeacherDistill,
+                                          convert_to_student_checkpoint)
 from razor_ext.registry import MODELS
 from tests.distill.toy_models import ToyMobileNet, ToyResNet, kd_config
 

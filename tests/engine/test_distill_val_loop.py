@@ -7,7 +7,7 @@ import torch
 from razor_ext.engine import Runner
 from razor_ext.engine.evaluator import Accuracy
 from razor_ext.engine.loops.val_test_loops import evaluate
-from razor_ext.models.algorithms import BaseAlgorithm
+from razor_ext.algorithm import BaseAlgorithm
 
 
 def _kd_model() -> dict:

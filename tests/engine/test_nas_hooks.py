@@ -8,9 +8,9 @@ import torch
 import yaml
 
 from razor_ext.engine import Runner
-from razor_ext.models.architectures import SearchableMnistNet
-from razor_ext.models.task_modules.estimators import ResourceEstimator
-from razor_ext.structures import load_fix_subnet
+from razor_ext.architectures import SearchableMnistNet
+from razor_ext.estimators import ResourceEstimator
+from razor_ext.supernet.fix_subnet import load_fix_subnet
 
 
 def _spos(make_cfg, max_epochs=2, **hooks):

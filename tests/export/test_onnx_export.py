@@ -3,7 +3,7 @@ import torch
 from torch import nn
 
 from razor_ext.export import OnnxVerificationError, onnxruntime_outputs, to_onnx
-from tests.elastic_supernets import ElasticMobileNet
+from tests.supernet.elastic_supernets import ElasticMobileNet
 
 
 class TwoHeads(nn.Module):

@@ -12,10 +12,10 @@ import pytest
 import torch
 
 from razor_ext import Config
-from razor_ext.models.mutables import OneShotMutableOP
-from razor_ext.models.mutators import NasMutator
+from razor_ext.supernet.mutables import OneShotMutableOP
+from razor_ext.nas import NasMutator
 from razor_ext.registry import MODELS
-from razor_ext.structures import export_fix_subnet, load_fix_subnet
+from razor_ext.supernet.fix_subnet import export_fix_subnet, load_fix_subnet
 
 MIRROR = Path('/work/.mirror/open-mmlab+mmrazor/repo')
 CONFIGS = Path(__file__).resolve().parents[2] / 'configs' / 'nas' / 'spos'
@@ -63,7 +63,7 @@ def test_mmrazor_spos_subnet_yaml_loads(tmp_path):
     assert sum(p.numel() for p in model.parameters()) == 3_353_592
     # and 0.33G FLOPs (mmcv's count of multiply-adds, BN and activations included): the
     # convolutions and the classifier alone are 316M multiply-adds (our FLOPs are 2 per MAC)
-    from razor_ext.models.task_modules.estimators import ResourceEstimator
+    from razor_ext.estimators import ResourceEstimator
     flops = ResourceEstimator(input_shape=(1, 3, 224, 224)).estimate(model)['flops']
     assert 300 < flops / 2 < 330
 

@@ -13,13 +13,13 @@ import torch
 from razor_ext.ops import (fake_quantize, fused_observe_fake_quantize, lsq_fake_quantize,
                            reference)
 from tests.ops.fake_quant_cases import (
-    CASES,
-    RANGES,
-    channel_axes,
-    make_qparams,
-    make_x,
-    torch_fake_quantize,
-)
+                                        CASES,
+                                        RANGES,
+                                        channel_axes,
+                                        make_qparams,
+                                        make_x,
+                                        torch_fake_quantize,
+                                        )
 
 
 def _run(fn, x, *args):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 from torch.ao.quantization.observer import (
-    MovingAverageMinMaxObserver,
-    MovingAveragePerChannelMinMaxObserver,
-)
+                                            MovingAverageMinMaxObserver,
+                                            MovingAveragePerChannelMinMaxObserver,
+                                            )
 
 from razor_ext.ops import fake_quantize, fused_observe_fake_quantize, reference
 from tests.ops.fake_quant_cases import make_x

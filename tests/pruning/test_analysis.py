@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import razor_ext
-from razor_ext.models.task_modules import ChannelAnalyzer, TracerError
+from razor_ext.analysis import ChannelAnalyzer, TracerError
 from razor_ext.pruning import PruningCheckError, analyze, prune
 from tests.pruning import zoo
 

@@ -9,8 +9,8 @@ import pytest
 import torch
 from torch import nn
 
-from razor_ext.models.mutators import ChannelMutator
-from razor_ext.models.task_modules.channel_analysis import propagation
+from razor_ext.pruning import ChannelMutator
+from razor_ext.analysis import layer_rules
 from razor_ext.pruning import analyze, flops_of, load_pruned, prune, save_pruned
 from razor_ext.pruning.attention import PrunedMultiheadAttention, pruned_multi_head_attention_forward
 from tests.pruning import zoo
@@ -196,4 +196,4 @@ def test_a_three_dim_mask_for_the_old_head_count_is_a_clear_error():
 
 def test_rule_argument_names_follow_the_function():
     names = tuple(inspect.signature(pruned_multi_head_attention_forward).parameters)
-    assert propagation._PRUNED_MHA_ARGS == names
+    assert layer_rules._PRUNED_MHA_ARGS == names

@@ -6,7 +6,7 @@ import json
 import pytest
 import torch
 
-from razor_ext.models.mutators import ChannelMutator
+from razor_ext.pruning import ChannelMutator
 from razor_ext.registry import MODELS
 from tests.pruning import zoo
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from razor_ext.export import to_onnx
-from razor_ext.models.task_modules.channel_analysis.analyzer import output_tensors
+from razor_ext.analysis.analyzer import output_tensors
 from razor_ext.pruning import analyze, flops_of, load_pruned, prune, save_pruned
 from razor_ext.pruning.importance import atom_importance
 from razor_ext.pruning.prune import select_removed
@@ -20,7 +20,7 @@ IMG = (2, 3, 32, 32)
 # (builder, input, exact-under-masking: BN-only nets whose removed channels can be zeroed instead)
 CASES = {
     'resnet_basic': (zoo.ResNetBasic, IMG, True),
-    'resnet_bottleneck': (lambda: __import__('razor_ext.models.architectures.resnet', fromlist=['x'])
+    'resnet_bottleneck': (lambda: __import__('razor_ext.architectures.resnet', fromlist=['x'])
                           .ResNet(depths=(1, 1, 1, 1), base_width=8, num_classes=10), IMG, True),
     'mobilenet_v2': (zoo.MobileNetV2, IMG, True),
     'mobilenet_v3_se': (zoo.MobileNetV3, IMG, True),

@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from razor_ext.models.algorithms import MMArchitectureQuant
+from razor_ext.quantization import MMArchitectureQuant
 from razor_ext.quantization import fake_quants, load
 from razor_ext.registry import MODELS
 

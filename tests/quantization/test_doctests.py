@@ -7,13 +7,13 @@ import importlib
 import pytest
 
 MODULES = [
-    'razor_ext.models.fake_quants.functional', 'razor_ext.models.fake_quants.fake_quantize',
-    'razor_ext.models.fake_quants.learnable', 'razor_ext.models.observers.base',
-    'razor_ext.models.observers.minmax', 'razor_ext.models.observers.histogram',
-    'razor_ext.models.observers.lsq', 'razor_ext.models.quantizers.native',
-    'razor_ext.models.quantizers.backends', 'razor_ext.models.quantizers.qat_modules',
+    'razor_ext.quantization.functional', 'razor_ext.quantization.fake_quantize.fake_quantize',
+    'razor_ext.quantization.fake_quantize.learnable', 'razor_ext.quantization.observers.base',
+    'razor_ext.quantization.observers.minmax', 'razor_ext.quantization.observers.histogram',
+    'razor_ext.quantization.observers.lsq', 'razor_ext.quantization.quantizers.native',
+    'razor_ext.quantization.quantizers.backends', 'razor_ext.quantization.quantizers.qat_modules',
     'razor_ext.quantization', 'razor_ext.quantization.qconfig', 'razor_ext.quantization.prepare',
-    'razor_ext.quantization.checkpoint', 'razor_ext.models.algorithms.quantization.mm_architecture',
+    'razor_ext.quantization.checkpoint', 'razor_ext.quantization.algorithms.mm_architecture',
 ]
 
 

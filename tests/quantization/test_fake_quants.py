@@ -7,7 +7,7 @@ import torch
 from onnx import numpy_helper
 from torch import nn
 
-from razor_ext.models.fake_quants import FakeQuantize, LearnableFakeQuantize, fake_quantize, lsq_fake_quantize
+from razor_ext.quantization.fake_quantize import FakeQuantize, LearnableFakeQuantize, fake_quantize, lsq_fake_quantize
 from razor_ext.quantization import calibrate, export_onnx, fake_quants, prepare
 
 

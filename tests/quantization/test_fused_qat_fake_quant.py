@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from razor_ext.models.fake_quants import FakeQuantize
-from razor_ext.models.observers.base import ObserverError
+from razor_ext.quantization.fake_quantize import FakeQuantize
+from razor_ext.quantization.observers.base import ObserverError
 
 
 def _pair(**kwargs: object) -> tuple[FakeQuantize, FakeQuantize]:

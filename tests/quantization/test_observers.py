@@ -4,10 +4,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from razor_ext.models.observers import (HistogramObserver, LSQObserver, MinMaxObserver,
-                                        MovingAverageMinMaxObserver,
-                                        MovingAveragePerChannelMinMaxObserver, ObserverError,
-                                        PerChannelMinMaxObserver)
+from razor_ext.quantization.observers import (HistogramObserver, LSQObserver, MinMaxObserver,
+                                              MovingAverageMinMaxObserver,
+                                              MovingAveragePerChannelMinMaxObserver, ObserverError,
+                                              PerChannelMinMaxObserver)
 from razor_ext.registry import MODELS
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 from torch import nn
 
-from razor_ext.models.fake_quants import FakeQuantize, LearnableFakeQuantize
-from razor_ext.models.observers import MovingAveragePerChannelMinMaxObserver, PerChannelMinMaxObserver
+from razor_ext.quantization.fake_quantize import FakeQuantize, LearnableFakeQuantize
+from razor_ext.quantization.observers import MovingAveragePerChannelMinMaxObserver, PerChannelMinMaxObserver
 from razor_ext.quantization import PRESETS, QConfig, QScheme, as_qconfig
 
 

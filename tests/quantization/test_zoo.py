@@ -10,8 +10,8 @@ import torch
 from torch import nn
 
 from razor_ext.export import OnnxVerificationError, onnxruntime_outputs, to_onnx
-from razor_ext.models.fake_quants import FakeQuantize
-from razor_ext.models.quantizers import QConv2d, QLinear
+from razor_ext.quantization.fake_quantize import FakeQuantize
+from razor_ext.quantization.quantizers import QConv2d, QLinear
 from razor_ext.quantization import calibrate, export_onnx, fake_quants, load, prepare, save
 from tests.quantization.zoo import TinyResNet, zoo
 

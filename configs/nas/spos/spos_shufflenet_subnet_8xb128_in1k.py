@@ -2,7 +2,7 @@
 # in a BaseAlgorithm so that razor-ext's runner trains / evaluates it.
 # fix_subnet: a dict, or a YAML / JSON file in MMRazor's subnet format (e.g. MMRazor's
 # configs/nas/mmcls/spos/SPOS_SUBNET.yaml, or your own search result). The dict below is a
-# random subnet exported with razor_ext.structures.export_fix_subnet (an example, not a search
+# random subnet exported with razor_ext.supernet.fix_subnet.export_fix_subnet (an example, not a search
 # result).
 import os.path as osp
 import runpy

@@ -7,9 +7,9 @@ from typing import Any
 from torch import nn
 
 from razor_ext.engine.hooks.hook import Hook
-from razor_ext.models.mutables import BaseMutable
+from razor_ext.supernet.mutables import BaseMutable
 from razor_ext.registry import HOOKS
-from razor_ext.structures import export_fix_subnet
+from razor_ext.supernet.fix_subnet import export_fix_subnet
 
 
 def searchable_part(model: nn.Module) -> nn.Module:

@@ -7,7 +7,7 @@ from typing import Any
 
 from razor_ext.engine.hooks.dump_subnet_hook import searchable_part
 from razor_ext.engine.hooks.hook import Hook
-from razor_ext.models.task_modules.estimators import ResourceEstimator
+from razor_ext.estimators import ResourceEstimator
 from razor_ext.registry import HOOKS, TASK_UTILS
 
 

@@ -22,6 +22,10 @@ class BaseLoop:
         ...         return sum(len(batch[1]) for batch in self.dataloader)
     """
 
+    #: Whether the loop steps an optimizer (training loops); the runner refuses to start such a
+    #: loop without an ``optim_wrapper``. Search and calibration loops need none.
+    needs_optimizer: bool = False
+
     def __init__(self, runner: Runner, dataloader: DataLoader | Mapping[str, Any] | None) -> None:
         self.runner = runner
         if isinstance(dataloader, Mapping):

@@ -75,7 +75,7 @@ def _combine(loop: EpochBasedTrainLoop, runner: Runner,
 class DartsEpochBasedTrainLoop(EpochBasedTrainLoop):
     """:class:`EpochBasedTrainLoop` over ``dataloader`` (weights) and ``mutator_dataloader``
     (architecture) in step: ``train_step`` gets ``(supernet_batch, mutator_batch)``, which
-    :class:`~razor_ext.models.algorithms.nas.DARTS` expects with an optimizer dict. An epoch
+    :class:`~razor_ext.nas.algorithms.DARTS` expects with an optimizer dict. An epoch
     lasts as long as the shorter loader.
 
     Args:

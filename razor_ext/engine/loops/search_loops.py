@@ -9,7 +9,7 @@ from torch.utils.data import DataLoader
 
 from razor_ext.engine.loops.base import BaseLoop
 from razor_ext.engine.loops.val_test_loops import evaluate
-from razor_ext.engine.search import SearchResult, bn_calibrator, evolution_search, resolve_mutator
+from razor_ext.nas.search import SearchResult, bn_calibrator, evolution_search, resolve_mutator
 from razor_ext.registry import LOOPS, TASK_UTILS
 
 if TYPE_CHECKING:

@@ -29,6 +29,8 @@ class EpochBasedTrainLoop(BaseLoop):
         val_interval: validate every this many epochs (0: never).
     """
 
+    needs_optimizer = True
+
     def __init__(self, runner: Runner, dataloader: DataLoader | Mapping[str, Any],
                  max_epochs: int, val_begin: int = 1, val_interval: int = 1) -> None:
         super().__init__(runner, dataloader)

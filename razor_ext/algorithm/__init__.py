@@ -1,0 +1,14 @@
+"""Core: :class:`BaseAlgorithm`, the ``nn.Module`` every compression algorithm derives from, and
+the data preprocessors that turn a batch into ``{'inputs', 'data_samples'}``.
+
+Example:
+    >>> import torch
+    >>> from torch import nn
+    >>> algo = BaseAlgorithm(nn.Linear(4, 3))
+    >>> algo(torch.randn(2, 4), mode='tensor').shape
+    torch.Size([2, 3])
+"""
+from razor_ext.algorithm.base_algorithm import BaseAlgorithm
+from razor_ext.algorithm.data_preprocessor import BaseDataPreprocessor, ImgDataPreprocessor
+
+__all__ = ['BaseAlgorithm', 'BaseDataPreprocessor', 'ImgDataPreprocessor']

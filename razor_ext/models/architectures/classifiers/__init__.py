@@ -1,4 +1,0 @@
-"""mmcls-style classifiers."""
-from razor_ext.models.architectures.classifiers.image import ClsDataPreprocessor, ImageClassifier
-
-__all__ = ['ClsDataPreprocessor', 'ImageClassifier']

@@ -1,4 +1,0 @@
-"""Heads of mmcls-style classifiers."""
-from razor_ext.models.architectures.heads.linear_head import LinearClsHead
-
-__all__ = ['LinearClsHead']

@@ -1,4 +1,0 @@
-"""Necks of mmcls-style classifiers."""
-from razor_ext.models.architectures.necks.gap import GlobalAveragePooling
-
-__all__ = ['GlobalAveragePooling']

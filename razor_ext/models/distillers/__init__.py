@@ -1,4 +1,0 @@
-"""Distillers: recorders, connectors and losses wired together."""
-from razor_ext.models.distillers.configurable_distiller import ConfigurableDistiller
-
-__all__ = ['ConfigurableDistiller']

@@ -1,7 +1,0 @@
-"""Fake quants: an observer plus fake quantization (MMRazor's names)."""
-from razor_ext.models.fake_quants.fake_quantize import FakeQuantize, build_observer
-from razor_ext.models.fake_quants.functional import fake_quantize, lsq_fake_quantize
-from razor_ext.models.fake_quants.learnable import LearnableFakeQuantize
-
-__all__ = ['FakeQuantize', 'LearnableFakeQuantize', 'build_observer', 'fake_quantize',
-           'lsq_fake_quantize']

@@ -1,0 +1,32 @@
+"""``sub_model``: MMRazor's config entry that builds a supernet and fixes it to a searched subnet."""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from torch import nn
+
+from razor_ext.registry import MODELS
+
+
+@MODELS.register_module(name='sub_model')
+def sub_model(cfg: Mapping[str, Any], fix_subnet: Mapping[str, Any] | str | os.PathLike[str],
+              **kwargs: Any) -> nn.Module:
+    """Build ``cfg`` (a supernet config) and fix it to ``fix_subnet`` (dict or YAML/JSON file): the
+    static subnet, made of plain torch modules. MMRazor's other keys (``mode``, ``prefix``,
+    ``init_weight_from_supernet``...) are accepted; only the default NAS mode is supported.
+
+    Example:
+        >>> model = MODELS.build(dict(type='sub_model', cfg=dict(type='SearchableMnistNet', width=4, depth=1),
+        ...                           fix_subnet={f'features.{i}': {'chosen': 'skip'} for i in (1, 4, 6)}))
+        >>> type(model.features[1]).__name__
+        'Identity'
+    """
+    from razor_ext.supernet.fix_subnet import load_fix_subnet
+
+    mode = kwargs.pop('mode', 'mutable')
+    if mode != 'mutable':
+        raise ValueError(f"sub_model: mode={mode!r} is not supported; only 'mutable' (NAS subnets)")
+    model = MODELS.build(dict(cfg))
+    return load_fix_subnet(model, fix_subnet)

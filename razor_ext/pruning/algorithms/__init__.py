@@ -1,0 +1,5 @@
+"""Pruning algorithms."""
+from razor_ext.pruning.algorithms.group_fisher import GroupFisherAlgorithm
+from razor_ext.pruning.algorithms.ite_prune import ItePruneAlgorithm
+
+__all__ = ['GroupFisherAlgorithm', 'ItePruneAlgorithm']
