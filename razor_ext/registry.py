@@ -366,3 +366,6 @@ LOOPS = Registry('loops', locations=['razor_ext.engine'])
 HOOKS = Registry('hooks', locations=['razor_ext.engine'])
 DATASETS = Registry('datasets', locations=['razor_ext.data'])
 METRICS = Registry('metrics', locations=['razor_ext.engine'])
+# Checkpoint formats that carry a recipe to replay before the weights load (a pruned model's
+# shapes), keyed by the file's ``format``: razor_ext.algorithm.load_weights looks them up here.
+WEIGHT_LOADERS = Registry('weight_loaders', locations=['razor_ext.pruning'])

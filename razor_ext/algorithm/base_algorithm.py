@@ -177,10 +177,10 @@ class BaseAlgorithm(nn.Module):
     def init_weights(self) -> None:
         """Apply ``init_cfg``, else call ``init_weights()`` of the architecture if it has one.
 
-        A ``Pretrained`` checkpoint (a state dict, or a dict holding one under
-        ``'state_dict'``) whose keys start with ``architecture.`` is loaded into this
-        algorithm, any other into the architecture; loading is strict so a wrong checkpoint
-        fails loudly.
+        A ``Pretrained`` checkpoint (any file a razor_ext command writes, or a state dict file)
+        is loaded by :func:`razor_ext.algorithm.load_weights`: prefixes (``architecture.``,
+        ``student.``, ...) are fitted and loading is strict, so a wrong checkpoint fails with
+        one line naming the missing / unexpected keys.
 
         Example:
             >>> from torch import nn
@@ -191,11 +191,9 @@ class BaseAlgorithm(nn.Module):
             if callable(arch_init):
                 arch_init()
             return
-        checkpoint = torch.load(self.init_cfg['checkpoint'], map_location='cpu',
-                                weights_only=True)
-        state = checkpoint.get('state_dict', checkpoint)
-        target = self if any(k.startswith('architecture.') for k in state) else self.architecture
-        target.load_state_dict(state, strict=True)
+        from razor_ext.algorithm.weights import load_weights
+
+        load_weights(self, self.init_cfg['checkpoint'])
 
     # ------------------------------------------------------------------ modes
     def forward(self, inputs: Any, data_samples: Any = None, mode: str = 'tensor') -> Any:

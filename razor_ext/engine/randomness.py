@@ -19,8 +19,12 @@ def set_random_seed(seed: int, deterministic: bool = False) -> None:
 
 
 def rng_state() -> dict[str, Any]:
-    """The state of every RNG a training step may draw from."""
-    state = {'python': random.getstate(), 'numpy': np.random.get_state(), 'torch': torch.get_rng_state()}
+    """The state of every RNG a training step may draw from, as plain data (tensors, numbers,
+    tuples) so that a checkpoint holding it loads with ``weights_only=True``."""
+    name, keys, pos, has_gauss, cached = np.random.get_state(legacy=True)
+    numpy_state = {'name': str(name), 'keys': torch.from_numpy(keys.astype(np.int64)),
+                   'pos': int(pos), 'has_gauss': int(has_gauss), 'cached_gaussian': float(cached)}
+    state = {'python': random.getstate(), 'numpy': numpy_state, 'torch': torch.get_rng_state()}
     if torch.cuda.is_available():
         state['cuda'] = torch.cuda.get_rng_state_all()
     return state
@@ -28,8 +32,15 @@ def rng_state() -> dict[str, Any]:
 
 def set_rng_state(state: dict[str, Any]) -> None:
     """Restore what :func:`rng_state` captured."""
-    random.setstate(state['python'])
-    np.random.set_state(state['numpy'])
+    python = state['python']
+    random.setstate((python[0], tuple(python[1]), python[2]))
+    numpy_state = state['numpy']
+    if isinstance(numpy_state, dict):
+        keys = numpy_state['keys']
+        keys = keys.numpy() if isinstance(keys, torch.Tensor) else np.asarray(keys)
+        numpy_state = (numpy_state['name'], keys.astype(np.uint32), numpy_state['pos'],
+                       numpy_state['has_gauss'], numpy_state['cached_gaussian'])
+    np.random.set_state(numpy_state)  # a dict (current files) or NumPy's tuple (older files)
     torch.set_rng_state(state['torch'])
     if 'cuda' in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state['cuda'])

@@ -17,8 +17,8 @@ from razor_ext.engine.evaluator import Accuracy
 from razor_ext.engine.hooks.hook import Hook
 from razor_ext.engine.optimizers import build_optimizers, build_schedulers
 from razor_ext.engine.randomness import rng_state, set_random_seed, set_rng_state
-from razor_ext.fileio import atomic_path
-from razor_ext.algorithm import BaseAlgorithm
+from razor_ext.fileio import CHECKPOINT_FORMAT, load_checkpoint, save_checkpoint
+from razor_ext.algorithm import BaseAlgorithm, load_weights
 from razor_ext.registry import HOOKS, LOOPS, METRICS, MODELS
 
 _DEFAULT_HOOKS = {'logger': dict(type='LoggerHook'), 'checkpoint': dict(type='CheckpointHook'),
@@ -98,7 +98,10 @@ class Runner:
     # ------------------------------------------------------------------ building
     def _build_model(self, cfg: Any) -> nn.Module:
         model = cfg if isinstance(cfg, nn.Module) else MODELS.build(copy.deepcopy(dict(cfg)))
-        return model if isinstance(model, BaseAlgorithm) else BaseAlgorithm(model)
+        model = model if isinstance(model, BaseAlgorithm) else BaseAlgorithm(model)
+        if getattr(model, 'init_cfg', None) is not None:
+            model.init_weights()  # init_cfg=dict(type='Pretrained', checkpoint=...), as MMEngine
+        return model
 
     def _build_loop(self, cfg: Any, dataloader: Any, default_type: str, **extra: Any) -> Any:
         if not isinstance(cfg, Mapping):
@@ -183,27 +186,30 @@ class Runner:
 
     # ------------------------------------------------------------------ checkpoints
     def save_checkpoint(self, filename: str, extra_meta: Mapping[str, Any] | None = None) -> Path:
-        """Write ``work_dir/filename`` atomically: model, optimizers, schedulers, loop, RNG."""
+        """Write ``work_dir/filename`` atomically: model, optimizers, schedulers, loop, RNG.
+
+        Plain data only (tensors, numbers, strings), so it loads with ``weights_only=True``
+        everywhere a checkpoint is taken (:func:`razor_ext.algorithm.load_weights`)."""
         state = {
-            'meta': {'loop': self.train_loop.state_dict() if hasattr(self.train_loop, 'state_dict') else {},
+            'meta': {'format': CHECKPOINT_FORMAT, 'model': type(self.model).__name__,
+                     'loop': self.train_loop.state_dict() if hasattr(self.train_loop, 'state_dict') else {},
                      'seed': self.seed, **dict(extra_meta or {})},
             'state_dict': self.model.state_dict(),
             'optimizer': {k: o.state_dict() for k, o in self._optimizers().items()},
             'param_schedulers': [s.state_dict() for s, _ in self.schedulers],
             'rng': rng_state(),
         }
-        path = self.work_dir / filename
-        with atomic_path(path) as tmp:
-            torch.save(state, tmp)
-        return path
+        return save_checkpoint(state, self.work_dir / filename)
 
-    def load_checkpoint(self, path: str | os.PathLike[str], weights_only: bool = False) -> dict[str, Any]:
-        """Load a checkpoint's model weights (``load_from``); returns the whole checkpoint."""
-        if not Path(path).is_file():
-            raise FileNotFoundError(f'checkpoint {path} does not exist')
-        checkpoint = torch.load(path, map_location=self.device, weights_only=False)
-        state = checkpoint.get('state_dict', checkpoint) if isinstance(checkpoint, Mapping) else checkpoint
-        self.model.load_state_dict(state)
+    def load_checkpoint(self, path: str | os.PathLike[str], weights_only: bool = True) -> dict[str, Any]:
+        """Load a checkpoint's model weights (``load_from``); returns the whole checkpoint.
+
+        Any file a razor_ext command writes fits (prefixes such as ``architecture.`` are fitted
+        by :func:`razor_ext.algorithm.load_weights`); a mismatch raises one line naming the keys.
+        ``weights_only`` is kept for compatibility: files are always read with
+        ``weights_only=True`` (see :func:`razor_ext.fileio.load_checkpoint` for older files)."""
+        checkpoint = load_checkpoint(path, map_location=self.device)
+        load_weights(self.model, checkpoint, name=str(path))
         return checkpoint
 
     def resume(self, path: str | os.PathLike[str] | None = None) -> None:

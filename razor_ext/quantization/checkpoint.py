@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from razor_ext.fileio import atomic_path
+from razor_ext.fileio import load_checkpoint, save_checkpoint
 from razor_ext.quantization.prepare import prepare
 from razor_ext.quantization.qconfig import as_qconfig
 
@@ -36,8 +36,7 @@ def save(model: nn.Module, path: str | os.PathLike[str]) -> None:
     if recipe is None:
         raise TypeError('save: the model has no quantization recipe; save a model from prepare()')
     payload = dict(format=_FORMAT, recipe=recipe, state_dict=model.state_dict())
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    save_checkpoint(payload, path)
 
 
 def load(float_model: nn.Module, path: str | os.PathLike[str]) -> nn.Module:
@@ -46,7 +45,7 @@ def load(float_model: nn.Module, path: str | os.PathLike[str]) -> nn.Module:
     ``float_model`` is the same architecture the saved model was prepared from (its weights are
     replaced by the saved ones; it is not modified).
     """
-    payload: dict[str, Any] = torch.load(path, map_location='cpu', weights_only=True)
+    payload: dict[str, Any] = load_checkpoint(path)
     if not isinstance(payload, dict) or payload.get('format') != _FORMAT:
         raise ValueError(f'{path} is not a razor_ext quantized checkpoint ({_FORMAT})')
     recipe = payload['recipe']

@@ -5,9 +5,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from razor_ext.fileio import atomic_path
+from razor_ext.fileio import load_checkpoint, save_checkpoint
 
 _STUDENT_PREFIX = 'architecture.'
 
@@ -37,8 +35,7 @@ def convert_to_student_checkpoint(src: str | Path, dst: str | Path) -> dict[str,
     Returns the student's state dict, which loads into the bare student with
     ``load_state_dict(strict=True)``.
     """
-    checkpoint = torch.load(src, map_location='cpu', weights_only=True)
+    checkpoint = load_checkpoint(src)
     student = student_state_dict_from(checkpoint)
-    with atomic_path(dst) as tmp:
-        torch.save({'state_dict': student}, tmp)
+    save_checkpoint({'state_dict': student}, dst)
     return student

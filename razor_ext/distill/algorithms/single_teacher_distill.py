@@ -40,8 +40,9 @@ def _to(data: Any, device: torch.device | None, dtype: torch.dtype | None) -> An
 
 
 def _load_checkpoint(model: nn.Module, path: str) -> None:
-    state = torch.load(path, map_location='cpu', weights_only=True)
-    model.load_state_dict(state.get('state_dict', state), strict=True)
+    from razor_ext.algorithm.weights import load_weights
+
+    load_weights(model, path)
 
 
 @MODELS.register_module()

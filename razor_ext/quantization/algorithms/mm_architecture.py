@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from razor_ext.algorithm.base_algorithm import BaseAlgorithm
+from razor_ext.algorithm.weights import load_weights
 from razor_ext.quantization.checkpoint import save
 from razor_ext.quantization.fake_quantize import LearnableFakeQuantize
 from razor_ext.quantization.onnx_qdq import export_onnx
@@ -61,8 +62,7 @@ class MMArchitectureQuant(BaseAlgorithm):
         if mode not in ('ptq', 'qat'):
             raise ValueError(f"mode must be 'ptq' or 'qat', got {mode!r}")
         if float_checkpoint is not None:
-            state = torch.load(float_checkpoint, map_location='cpu', weights_only=True)
-            self.architecture.load_state_dict(state.get('state_dict', state), strict=True)
+            load_weights(self.architecture, float_checkpoint)
         if quantizer is None:
             quantizer = dict(type='NativeQuantizer')
         if isinstance(quantizer, Mapping):
