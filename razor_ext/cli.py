@@ -4,9 +4,12 @@
                                          distillation -> pruning -> int8 -> verified ONNX + report
     razor-ext train CONFIG               train what a config describes (any algorithm)
     razor-ext search|prune|distill|quantize CONFIG
-                                         the same runner, for configs of that family
+                                         the same runner; each leaves its result in the work dir
     razor-ext export CONFIG --checkpoint CKPT --out FILE.onnx
+    razor-ext configs [PATTERN]          the shipped configs (CONFIG may be razor_ext::<name>)
     razor-ext info                       build information as JSON
+
+What each command writes: docs/workflow.md.
 """
 from __future__ import annotations
 
@@ -16,111 +19,45 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
+
+from razor_ext.commands import CommandError, check_device, export_config, list_configs, run_config
 
 _EXAMPLES = {
     'demo': 'razor-ext demo --quick --work-dir razor_demo',
-    'train': 'razor-ext train configs/classification/mnist5k_cnn.py --work-dir work_dirs/cnn',
-    'search': 'razor-ext search configs/nas/spos/spos_searchable_mnist_supernet.py --work-dir work_dirs/spos',
-    'prune': 'razor-ext prune configs/pruning/ite_prune_l1_mnist5k.py --work-dir work_dirs/prune',
-    'distill': 'razor-ext distill configs/distill/kd/kd_logits_cnn16_cnn8_mnist5k.py --work-dir work_dirs/kd',
-    'quantize': 'razor-ext quantize configs/quantization/ptq_int8_mnist5k.py --work-dir work_dirs/ptq',
-    'export': 'razor-ext export configs/classification/mnist5k_cnn.py --checkpoint work_dirs/cnn/epoch_2.pth --out cnn.onnx',
+    'train': 'razor-ext train razor_ext::classification/mnist5k_cnn.py --work-dir work_dirs/cnn',
+    'search': 'razor-ext search razor_ext::nas/spos/spos_searchable_mnist_supernet.py --work-dir work_dirs/spos',
+    'prune': 'razor-ext prune razor_ext::pruning/ite_prune_l1_mnist5k.py --work-dir work_dirs/prune',
+    'distill': 'razor-ext distill razor_ext::distill/kd/kd_logits_cnn16_cnn8_mnist5k.py --work-dir work_dirs/kd',
+    'quantize': 'razor-ext quantize razor_ext::quantization/ptq_int8_mnist5k.py --work-dir work_dirs/ptq',
+    'export': 'razor-ext export razor_ext::classification/mnist5k_cnn.py --checkpoint work_dirs/cnn/last.pth --out cnn.onnx',
+    'configs': 'razor-ext configs spos',
     'info': 'razor-ext info',
 }
 
-
-class CliError(Exception):
-    """An error shown as one line plus a hint (no traceback unless --debug)."""
-
-    def __init__(self, message: str, hint: str = '') -> None:
-        super().__init__(message)
-        self.hint = hint
-
-
-def _parse_cfg_options(pairs: Sequence[str]) -> dict[str, Any]:
-    options = {}
-    for pair in pairs:
-        key, sep, raw = pair.partition('=')
-        if not sep or not key:
-            raise CliError(f'--cfg-options expects key=value, got {pair!r}', 'e.g. --cfg-options train_cfg.max_epochs=1')
-        try:
-            value = json.loads(raw)
-        except json.JSONDecodeError:
-            value = raw
-        options[key] = value
-    return options
-
-
-def _load_cfg(args: argparse.Namespace) -> Any:
-    from razor_ext.config import Config
-
-    path = Path(args.config)
-    if not path.is_file():
-        raise CliError(f'config file {path} does not exist', 'ready configs are under configs/')
-    cfg = Config.fromfile(str(path))
-    if args.cfg_options:
-        cfg.merge_from_dict(_parse_cfg_options(args.cfg_options))
-    if args.work_dir:
-        cfg['work_dir'] = args.work_dir
-    elif not cfg.get('work_dir'):
-        cfg['work_dir'] = str(Path('work_dirs') / path.stem)
-    if args.resume:
-        cfg['resume'] = True
-    if args.device:
-        cfg['device'] = args.device
-    if args.seed is not None:
-        cfg.setdefault('randomness', {})
-        cfg['randomness']['seed'] = args.seed
-    return cfg
-
-
-def _check_device(device: str | None) -> None:
-    import torch
-
-    if device and device.startswith('cuda') and not torch.cuda.is_available():
-        raise CliError(f'--device {device}: no CUDA device is available here', 'use --device cpu')
+CliError = CommandError  # the name earlier code and tests use
 
 
 def _run_config(args: argparse.Namespace) -> int:
-    from razor_ext.engine import Runner
-
-    _check_device(args.device)
-    cfg = _load_cfg(args)
-    runner = Runner.from_cfg(cfg)
-    if runner.train_loop is not None:
-        runner.train()
-    if runner.test_loop is not None:
-        print(json.dumps({'test': runner.test()}))
-    elif runner.val_loop is not None and runner.train_loop is None:
-        print(json.dumps({'val': runner.val()}))
-    print(f'work dir: {runner.work_dir}')
+    run_config(args.command, args.config, args.cfg_options, args.work_dir, args.resume, args.device,
+               args.seed)
     return 0
 
 
 def _export(args: argparse.Namespace) -> int:
-    import torch
-
-    from razor_ext.engine import Runner
-    from razor_ext.export import to_onnx
-
-    cfg = _load_cfg(args)
-    for key in ('train_cfg', 'val_cfg', 'test_cfg', 'resume'):
-        cfg.pop(key, None)
-    runner = Runner.from_cfg(cfg)
-    if args.checkpoint:
-        runner.load_checkpoint(args.checkpoint)
     shape = [int(s) for s in args.input_shape.split(',')]
-    path = to_onnx(runner.model.architecture, torch.randn(*shape), args.out, verify=True)
-    print(f'wrote {path} ({path.stat().st_size / 1024:.1f} KiB), verified in onnxruntime')
+    export_config(args.config, args.out, args.checkpoint, shape, args.cfg_options, args.work_dir)
     return 0
+
+
+def _configs(args: argparse.Namespace) -> int:
+    return 0 if list_configs(args.pattern) else 1
 
 
 def _demo(args: argparse.Namespace) -> int:
     from razor_ext.demo import run_demo
 
-    _check_device(args.device)
+    check_device(args.device)
     results = run_demo(args.work_dir or 'razor_demo', quick=args.quick, seed=args.seed or 0)
     return 1 if any(r.status == 'failed' for r in results) else 0
 
@@ -142,11 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text, epilog=f'example:\n  {_EXAMPLES[name]}',
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         if config:
-            p.add_argument('config', help='config file (.py, .yaml or .json)')
+            p.add_argument('config', help='config file (.py, .yaml or .json) or a shipped one, '
+                                          'razor_ext::<name> (see razor-ext configs)')
             p.add_argument('--resume', action='store_true', help='continue from work_dir/last_checkpoint')
             p.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE',
                            help='override config keys, e.g. train_cfg.max_epochs=1 (values parsed as JSON)')
-        if name != 'info':
+        if name not in ('info', 'configs'):
             p.add_argument('--work-dir', help='where checkpoints, logs and reports go')
             p.add_argument('--device', default=None, help='cpu (default) or cuda')
             p.add_argument('--seed', type=int, default=None, help='random seed')
@@ -164,9 +102,12 @@ def build_parser() -> argparse.ArgumentParser:
     add('quantize', 'run a quantization config (PTQ or QAT)', _run_config)
     export = add('export', 'export the model of a config (and checkpoint) to ONNX, verified in onnxruntime',
                  _export)
-    export.add_argument('--checkpoint', help='weights to load (a runner checkpoint)')
+    export.add_argument('--checkpoint', help='weights to load (any file a razor-ext command wrote)')
     export.add_argument('--out', required=True, help='the .onnx file to write')
     export.add_argument('--input-shape', default='1,1,28,28', help='example input shape (default 1,1,28,28)')
+    configs = add('configs', 'list the shipped configs (run one as razor_ext::<name>)', _configs,
+                  config=False)
+    configs.add_argument('pattern', nargs='?', default=None, help="filter, e.g. 'spos' or 'nas/*'")
     add('info', 'print build information as JSON', _info, config=False)
     return parser
 
@@ -177,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = args.debug or bool(os.environ.get('RAZOR_EXT_DEBUG'))
     try:
         return args.run(args)
-    except CliError as err:
+    except CommandError as err:
         if debug:
             traceback.print_exc()
         print(f'razor-ext {args.command}: error: {err}' + (f'\n  hint: {err.hint}' if err.hint else ''),

@@ -43,6 +43,9 @@ __all__ = ['PREFIXES', 'WeightsMismatchError', 'load_weights', 'state_dict_of']
 
 PREFIXES = ('architecture.', 'student.', 'teacher.', 'module.', 'model.')
 _PARAMETRIZED = re.compile(r'parametrizations\.([^.]+)\.original\d*$')
+# State of a parametrization itself (a pruning mask): run-time state, not weights, so a
+# checkpoint of the plain network may lack it.
+_PARAMETRIZATION_STATE = re.compile(r'(^|\.)parametrizations\.[^.]+\.\d+\.')
 
 
 class WeightsMismatchError(CheckpointError):
@@ -89,6 +92,17 @@ def _best_mapping(src: dict[str, Any], target: set[str], prefix: str | None) -> 
         if best_rank is None or rank > best_rank:
             best, best_rank = mapped, rank
     return best
+
+
+def _resizes_on_load(module: nn.Module, key: str) -> bool:
+    """Whether the module owning ``key`` resizes it while loading (per-channel qparams sized by
+    calibration override ``_load_from_state_dict`` to do so): not a mismatch then."""
+    path = key.rpartition('.')[0]
+    try:
+        owner = module.get_submodule(path) if path else module
+    except AttributeError:
+        return False
+    return type(owner)._load_from_state_dict is not nn.Module._load_from_state_dict
 
 
 def _shorten(keys: list[str], limit: int = 4) -> str:
@@ -142,11 +156,13 @@ def load_weights(module: nn.Module, source: str | os.PathLike[str] | Mapping[str
     own = module.state_dict()
     plain_to_own = {_plain(k): k for k in own}
     mapped = _best_mapping({_plain(k): v for k, v in src.items()}, set(plain_to_own), prefix)
-    missing = sorted(k for k in plain_to_own if k not in mapped)
+    missing = sorted(k for k in plain_to_own if k not in mapped
+                     and not _PARAMETRIZATION_STATE.search(k))
     unexpected = sorted(k for k in mapped if k not in plain_to_own)
     shapes = [f'{k} checkpoint {tuple(v.shape)} vs model {tuple(own[plain_to_own[k]].shape)}'
               for k, v in mapped.items() if k in plain_to_own and isinstance(v, torch.Tensor)
-              and v.shape != own[plain_to_own[k]].shape]
+              and v.shape != own[plain_to_own[k]].shape
+              and not _resizes_on_load(module, plain_to_own[k])]
     problems = []
     if strict and missing:
         problems.append(f'missing keys: {_shorten(missing)}')

@@ -13,6 +13,7 @@ from razor_ext.config.config import Config
 from razor_ext.config.config_dict import ConfigDict
 from razor_ext.config.loading import ConfigParseError
 from razor_ext.config.scopes import register_scope, registered_scopes, resolve_config_path
+from razor_ext.config.shipped import shipped_configs  # registers the razor_ext:: scope
 
 __all__ = ['Config', 'ConfigDict', 'ConfigParseError', 'register_scope', 'registered_scopes',
-           'resolve_config_path']
+           'resolve_config_path', 'shipped_configs']
