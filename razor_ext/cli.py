@@ -18,6 +18,7 @@ import json
 import os
 import sys
 import traceback
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -112,12 +113,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line_warning(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:
+    print(f'razor-ext: warning: {message}', file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``razor-ext``; returns the process exit code."""
     args = build_parser().parse_args(argv)
     debug = args.debug or bool(os.environ.get('RAZOR_EXT_DEBUG'))
     try:
-        return args.run(args)
+        with warnings.catch_warnings():
+            if not debug:  # a warning is one line on the terminal (with --debug: where it came from)
+                warnings.showwarning = _one_line_warning
+            return args.run(args)
     except CommandError as err:
         if debug:
             traceback.print_exc()

@@ -10,7 +10,8 @@ Example:
 """
 from razor_ext.algorithm.base_algorithm import BaseAlgorithm
 from razor_ext.algorithm.data_preprocessor import BaseDataPreprocessor, ImgDataPreprocessor
+from razor_ext.algorithm.random_weights import RandomWeightsWarning, warn_random_weights
 from razor_ext.algorithm.weights import WeightsMismatchError, load_weights, state_dict_of
 
-__all__ = ['BaseAlgorithm', 'BaseDataPreprocessor', 'ImgDataPreprocessor', 'WeightsMismatchError',
-           'load_weights', 'state_dict_of']
+__all__ = ['BaseAlgorithm', 'BaseDataPreprocessor', 'ImgDataPreprocessor', 'RandomWeightsWarning',
+           'WeightsMismatchError', 'load_weights', 'state_dict_of', 'warn_random_weights']

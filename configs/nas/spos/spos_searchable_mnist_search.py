@@ -1,5 +1,5 @@
 # Evolution search on a trained SPOS supernet (MMRazor's switch: train_cfg replaced by the loop).
-# razor-ext search configs/nas/spos/spos_searchable_mnist_search.py --cfg-options load_from=work_dirs/spos_searchable_mnist_supernet/epoch_3.pth
+# razor-ext search razor_ext::nas/spos/spos_searchable_mnist_search.py --cfg-options load_from=work_dirs/spos_searchable_mnist_supernet/last.pth
 _base_ = ['./spos_searchable_mnist_supernet.py']
 train_cfg = dict(_delete_=True, type='EvolutionSearchLoop', max_epochs=2,
                  num_candidates=8, top_k=4, num_mutation=2, num_crossover=2,

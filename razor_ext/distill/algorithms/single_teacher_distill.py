@@ -8,6 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from razor_ext.algorithm.base_algorithm import BaseAlgorithm, LossDict, _build_module, _call_style
+from razor_ext.algorithm.random_weights import warn_random_weights
 from razor_ext.distill.configurable_distiller import ConfigurableDistiller
 from razor_ext.registry import MODELS
 
@@ -62,7 +63,9 @@ class SingleTeacherDistill(BaseAlgorithm):
         architecture: the student (module or ``MODELS`` config).
         teacher: the teacher (module or config); any family: connectors bridge shapes.
         distiller: a :class:`ConfigurableDistiller` or its config.
-        teacher_ckpt: a state-dict file loaded (strictly) into the teacher.
+        teacher_ckpt: a checkpoint loaded (strictly, prefixes fitted) into the teacher: any file
+            a razor_ext command writes. A frozen teacher built from a config without one warns
+            (:class:`~razor_ext.algorithm.RandomWeightsWarning`).
         teacher_trainable: train the teacher too (online distillation): it is then a
             registered submodule and its own losses are returned under ``teacher.``.
         teacher_norm_eval: keep the teacher's BatchNorm layers in eval mode.
@@ -107,9 +110,14 @@ class SingleTeacherDistill(BaseAlgorithm):
         if not isinstance(self.distiller, ConfigurableDistiller):
             raise TypeError(f'distiller must be a ConfigurableDistiller, got '
                             f'{type(self.distiller).__name__}')
+        teacher_from_config = isinstance(teacher, Mapping)
         teacher = _build_module(teacher, 'teacher')
         if teacher_ckpt:
             _load_checkpoint(teacher, teacher_ckpt)
+        elif teacher_from_config and not teacher_trainable:
+            # A frozen teacher built from a config has its initial weights: distilling from it
+            # teaches noise, so say which key to set (a built module is the caller's business).
+            warn_random_weights('the frozen teacher', 'model.teacher_ckpt')
         if teacher_dtype is not None and not (isinstance(teacher_dtype, torch.dtype)
                                               and teacher_dtype.is_floating_point):
             raise TypeError(f'teacher_dtype must be a floating torch.dtype, got {teacher_dtype!r}')

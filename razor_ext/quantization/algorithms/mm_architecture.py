@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from razor_ext.algorithm.base_algorithm import BaseAlgorithm
+from razor_ext.algorithm.random_weights import warn_random_weights
 from razor_ext.algorithm.weights import load_weights
 from razor_ext.quantization.checkpoint import save
 from razor_ext.quantization.fake_quantize import LearnableFakeQuantize
@@ -37,7 +38,10 @@ class MMArchitectureQuant(BaseAlgorithm):
             ``dict(type='NativeQuantizer', qconfig='w4a8', skip=['head'])``.
         input_shapes: shape of one example input (or a list of shapes) used to prepare.
         mode: ``'ptq'`` or ``'qat'``.
-        float_checkpoint: a float state dict file loaded into the architecture before preparing.
+        float_checkpoint: a float checkpoint loaded into the architecture before preparing (any
+            file a razor_ext command writes; a pruned one shrinks the architecture first).
+            Without it (and without ``init_cfg``) a config-built architecture warns once
+            (:class:`~razor_ext.algorithm.RandomWeightsWarning`).
         freeze_observer_epoch, freeze_bn_epoch: QAT epochs (0-based) from which to freeze.
         data_preprocessor, init_cfg, loss_fn: as :class:`BaseAlgorithm`.
 
@@ -63,6 +67,9 @@ class MMArchitectureQuant(BaseAlgorithm):
             raise ValueError(f"mode must be 'ptq' or 'qat', got {mode!r}")
         if float_checkpoint is not None:
             load_weights(self.architecture, float_checkpoint)
+        elif isinstance(architecture, Mapping) and init_cfg is None:
+            # Built from a config with nothing to load: quantizing random weights.
+            warn_random_weights('the float model to quantize', 'model.float_checkpoint')
         if quantizer is None:
             quantizer = dict(type='NativeQuantizer')
         if isinstance(quantizer, Mapping):
