@@ -91,7 +91,8 @@ def _best_mapping(src: dict[str, Any], target: set[str], prefix: str | None) -> 
         rank = (hits, -len(set(mapped) - target), strip == '' and add == '')
         if best_rank is None or rank > best_rank:
             best, best_rank = mapped, rank
-    return best
+    # Nothing fits under any prefix: report the keys as they are, not an emptied selection.
+    return best if best_rank and best_rank[0] else src
 
 
 def _resizes_on_load(module: nn.Module, key: str) -> bool:

@@ -28,7 +28,8 @@ _SUFFIXES = ('.py', '.yaml', '.yml', '.json')
 
 def shipped_configs(pattern: str | None = None) -> list[str]:
     """Names (relative to the scope, ``_base_`` files left out) of the shipped configs, sorted;
-    ``pattern`` filters them (a shell pattern such as ``'nas/*'``, or a plain substring).
+    ``pattern`` keeps the names it matches anywhere (a substring, or a shell pattern such as
+    ``'spos*mnist'``).
     """
     root = SHIPPED_CONFIG_DIR
     if not root.is_dir():
@@ -36,8 +37,7 @@ def shipped_configs(pattern: str | None = None) -> list[str]:
     names = sorted(p.relative_to(root).as_posix() for p in root.glob('**/*')
                    if p.suffix in _SUFFIXES and p.is_file() and '_base_' not in p.parts)
     if pattern:
-        glob = pattern if any(c in pattern for c in '*?[') else f'*{pattern}*'
-        names = [n for n in names if fnmatch.fnmatch(n, glob)]
+        names = [n for n in names if fnmatch.fnmatch(n, f'*{pattern}*')]
     return names
 
 
