@@ -9,7 +9,7 @@ package (``[tool.setuptools.package-data]`` in pyproject.toml).
 Example:
     >>> 'classification/mnist5k_cnn.py' in shipped_configs()
     True
-    >>> shipped_configs('spos*supernet')[:1]
+    >>> shipped_configs('spos*mnist*supernet')
     ['nas/spos/spos_searchable_mnist_supernet.py']
 """
 from __future__ import annotations

@@ -14,7 +14,7 @@ code from the file: only for files you made yourself).
 Example:
     >>> import pathlib, tempfile, torch
     >>> p = pathlib.Path(tempfile.mkdtemp()) / 'c.pth'
-    >>> save_checkpoint({'state_dict': {'w': torch.ones(2)}, 'meta': {'epoch': 1}}, p)
+    >>> _ = save_checkpoint({'state_dict': {'w': torch.ones(2)}, 'meta': {'epoch': 1}}, p)
     >>> load_checkpoint(p)['meta']
     {'epoch': 1}
     >>> save_checkpoint({'meta': {'bad': object()}}, p)
