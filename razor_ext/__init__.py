@@ -30,7 +30,7 @@ from razor_ext import ops, registry  # noqa: E402  (ops need the schemas registe
 from razor_ext.config import Config  # noqa: E402
 
 # Subpackages imported on first access (``razor_ext.nas``), so ``import razor_ext`` stays cheap.
-_SUBPACKAGES = ('algorithm', 'analysis', 'architectures', 'config', 'data', 'demo', 'distill',
+_SUBPACKAGES = ('algorithm', 'analysis', 'architectures', 'commands', 'config', 'data', 'demo', 'distill',
                 'engine', 'estimators', 'export', 'fileio', 'nas', 'pruning', 'quantization',
                 'supernet')
 # Top-level names that live in a subpackage: name -> (module, attribute).
