@@ -6,16 +6,15 @@ import warnings
 
 __all__ = ['RandomWeightsWarning', 'warn_random_weights']
 
-_WARNED: set[tuple[str, str]] = set()
-
-
 class RandomWeightsWarning(UserWarning):
     """A model that should be trained runs on random weights."""
 
 
 def warn_random_weights(what: str, key: str) -> None:
-    """Warn (once per ``what``/``key`` in a process, one line) that ``what`` has random weights
-    and that setting ``key`` fixes it.
+    """Warn (one line) that ``what`` has random weights and that setting ``key`` fixes it.
+
+    Issued from this one place, so Python's default warning filter shows each message once per
+    process however many models are built (and a test's ``catch_warnings`` sees it afresh).
 
     Example:
         >>> import warnings
@@ -25,8 +24,5 @@ def warn_random_weights(what: str, key: str) -> None:
         >>> str(caught[0].message)
         'the teacher runs on random weights: set model.teacher_ckpt to a trained checkpoint'
     """
-    if (what, key) in _WARNED:
-        return
-    _WARNED.add((what, key))
     warnings.warn(f'{what} runs on random weights: set {key} to a trained checkpoint',
-                  RandomWeightsWarning, stacklevel=3)
+                  RandomWeightsWarning, stacklevel=1)
