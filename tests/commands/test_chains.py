@@ -65,6 +65,11 @@ def test_teacher_distill_prune_quantize_export(outside: Path, capsys: pytest.Cap
     assert table['unpruned']['accuracy'] == pytest.approx(results('kd')['table'][1]['accuracy'])
     assert Path('prune/pruned.onnx').stat().st_size < Path('prune/unpruned.onnx').stat().st_size
     assert table['pruned']['params'] < table['unpruned']['params']
+    from razor_ext.architectures import MnistCNN
+    from razor_ext.pruning import load_pruned
+
+    reloaded = load_pruned(MnistCNN(width=8), 'prune/pruned.pth')
+    assert sum(p.numel() for p in reloaded.parameters()) == table['pruned']['params']
 
     out = run(capsys, 'quantize', 'razor_ext::quantization/ptq_int8_mnist5k.py', '--work-dir', 'ptq',
               options=('model.architecture.width=8', 'model.float_checkpoint=prune/pruned.pth',
@@ -78,6 +83,19 @@ def test_teacher_distill_prune_quantize_export(outside: Path, capsys: pytest.Cap
               'ptq/quantized.pth', '--out', 'final_int8.onnx',
               options=('model.architecture.width=8', 'model.float_checkpoint=prune/pruned.pth'), quick=False)
     assert 'verified in onnxruntime' in out and Path('final_int8.onnx').is_file()
+    # quantized.pth reloads on a fresh float model (the pruned one) and matches the exported file.
+    import torch
+
+    from razor_ext import quantization
+    from razor_ext.algorithm import load_weights
+    from razor_ext.export import onnxruntime_outputs
+
+    q = quantization.load(load_weights(MnistCNN(width=8), 'prune/pruned.pth'), 'ptq/quantized.pth').eval()
+    x = torch.rand(4, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    got = torch.from_numpy(onnxruntime_outputs('final_int8.onnx', [x])[0])
+    step = float(got.max() - got.min()) / 255  # about one int8 step of the output
+    # onnxruntime and the fake-quant model may round a value to the neighbouring step.
+    torch.testing.assert_close(got, q(x), atol=4 * step, rtol=0)
     print(f"final: int8 top-1 {table['int8 (fake-quant)']['accuracy']:.1f}% "
           f"(float {table['float']['accuracy']:.1f}%)")
 
