@@ -22,7 +22,7 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
-from razor_ext.commands import CommandError, check_device, export_config, list_configs, run_config
+from razor_ext.commands.errors import CommandError
 
 _EXAMPLES = {
     'demo': 'razor-ext demo --quick --work-dir razor_demo',
@@ -40,22 +40,29 @@ CliError = CommandError  # the name earlier code and tests use
 
 
 def _run_config(args: argparse.Namespace) -> int:
+    from razor_ext.commands.run import run_config
+
     run_config(args.command, args.config, args.cfg_options, args.work_dir, args.resume, args.device,
                args.seed)
     return 0
 
 
 def _export(args: argparse.Namespace) -> int:
+    from razor_ext.commands.export import export_config
+
     shape = [int(s) for s in args.input_shape.split(',')]
     export_config(args.config, args.out, args.checkpoint, shape, args.cfg_options, args.work_dir)
     return 0
 
 
 def _configs(args: argparse.Namespace) -> int:
+    from razor_ext.commands.listing import list_configs
+
     return 0 if list_configs(args.pattern) else 1
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from razor_ext.commands.run import check_device
     from razor_ext.demo import run_demo
 
     check_device(args.device)
