@@ -227,6 +227,9 @@ class Runner:
                 opt.load_state_dict(checkpoint['optimizer'][key])
         for (scheduler, _), state in zip(self.schedulers, checkpoint.get('param_schedulers', [])):
             scheduler.load_state_dict(state)
-        if self.train_loop is not None and hasattr(self.train_loop, 'load_state_dict'):
-            self.train_loop.load_state_dict(checkpoint['meta']['loop'])
-        set_rng_state(checkpoint['rng'])
+        # A weights-only file (student.pth, best_subnet.pth) resumes its weights and nothing else.
+        loop_state = checkpoint.get('meta', {}).get('loop')
+        if loop_state and self.train_loop is not None and hasattr(self.train_loop, 'load_state_dict'):
+            self.train_loop.load_state_dict(loop_state)
+        if 'rng' in checkpoint:
+            set_rng_state(checkpoint['rng'])

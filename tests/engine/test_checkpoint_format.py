@@ -40,3 +40,16 @@ def test_a_runner_checkpoint_loads_with_plain_weights_only(tmp_path) -> None:
     assert checkpoint['meta']['format'] == CHECKPOINT_FORMAT
     assert checkpoint['meta']['loop']['epoch'] == 1
     assert isinstance(load_checkpoint(tmp_path / 'epoch_1.pth')['rng']['numpy']['keys'], torch.Tensor)
+
+
+def test_resume_from_a_weights_only_file_takes_its_weights(tmp_path) -> None:
+    from razor_ext.architectures import MnistCNN
+    from razor_ext.fileio import save_checkpoint
+
+    torch.manual_seed(1)
+    net = MnistCNN(width=4)
+    path = save_checkpoint({'state_dict': net.state_dict()}, tmp_path / 'student.pth')
+    runner = Runner.from_cfg(small_cfg(tmp_path / 'run', max_epochs=1, resume=str(path)))
+    for key, value in net.state_dict().items():
+        assert torch.equal(runner.model.architecture.state_dict()[key], value), key
+    assert runner.train_loop.epoch == 0

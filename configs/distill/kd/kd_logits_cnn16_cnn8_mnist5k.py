@@ -1,5 +1,5 @@
 # Logit KD (Hinton et al. 2015) from MnistCNN(width=16) to MnistCNN(width=8); set teacher_ckpt to a
-# trained teacher (razor-ext train configs/classification/mnist5k_cnn.py writes one).
+# trained teacher (razor-ext train razor_ext::classification/mnist5k_cnn.py writes one; docs/workflow.md).
 _base_ = ['../../_base_/datasets/mnist5k.py', '../../_base_/schedules/adam_3e.py',
           '../../_base_/default_runtime.py']
 model = dict(
