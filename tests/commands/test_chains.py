@@ -70,6 +70,12 @@ def test_teacher_distill_prune_quantize_export(outside: Path, capsys: pytest.Cap
 
     reloaded = load_pruned(MnistCNN(width=8), 'prune/pruned.pth')
     assert sum(p.numel() for p in reloaded.parameters()) == table['pruned']['params']
+    # Any step's result exports through the network's own config: the student, the pruned model.
+    for ckpt, onnx in (('kd/student.pth', 'student.onnx'), ('prune/pruned.pth', 'pruned_again.onnx')):
+        out = run(capsys, 'export', 'razor_ext::classification/mnist5k_cnn.py', '--checkpoint', ckpt,
+                  '--out', onnx, options=('model.architecture.width=8',), quick=False)
+        assert 'verified in onnxruntime' in out
+    assert Path('pruned_again.onnx').stat().st_size == Path('prune/pruned.onnx').stat().st_size
 
     out = run(capsys, 'quantize', 'razor_ext::quantization/ptq_int8_mnist5k.py', '--work-dir', 'ptq',
               options=('model.architecture.width=8', 'model.float_checkpoint=prune/pruned.pth',
