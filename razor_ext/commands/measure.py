@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +82,3 @@ def format_table(rows: list[Row]) -> str:
         lines.append(f'{r.name:<24} {cell(r.accuracy, ".2f"):>8} {cell(r.params, ","):>9} '
                      f'{cell(None if r.flops is None else r.flops / 1e6, ".3f"):>8}  {file}')
     return '\n'.join(lines)
-
-
-def rows_json(rows: list[Row]) -> str:
-    return json.dumps([r.as_dict() for r in rows], indent=2)
