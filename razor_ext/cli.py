@@ -70,6 +70,8 @@ def _load_cfg(args: argparse.Namespace) -> Any:
         cfg['resume'] = True
     if args.device:
         cfg['device'] = args.device
+    if getattr(args, 'launcher', 'none') != 'none':
+        cfg['launcher'] = args.launcher
     if args.seed is not None:
         cfg.setdefault('randomness', {})
         cfg['randomness']['seed'] = args.seed
@@ -92,10 +94,20 @@ def _run_config(args: argparse.Namespace) -> int:
     if runner.train_loop is not None:
         runner.train()
     if runner.test_loop is not None:
-        print(json.dumps({'test': runner.test()}))
+        metrics = {'test': runner.test()}
     elif runner.val_loop is not None and runner.train_loop is None:
-        print(json.dumps({'val': runner.val()}))
-    print(f'work dir: {runner.work_dir}')
+        metrics = {'val': runner.val()}
+    else:
+        metrics = None
+    if metrics is not None and runner.is_main_process:
+        print(json.dumps(metrics))
+    if runner.is_main_process:
+        print(f'work dir: {runner.work_dir}')
+    if runner.dist_info.distributed:
+        import torch.distributed as dist
+
+        dist.barrier()  # rank 0 may still be writing its last files
+        dist.destroy_process_group()
     return 0
 
 
@@ -146,6 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument('--resume', action='store_true', help='continue from work_dir/last_checkpoint')
             p.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE',
                            help='override config keys, e.g. train_cfg.max_epochs=1 (values parsed as JSON)')
+            p.add_argument('--launcher', choices=['none', 'pytorch'], default='none',
+                           help='pytorch: data-parallel under torchrun '
+                                '(torchrun --nproc_per_node N -m razor_ext train CONFIG --launcher pytorch)')
         if name != 'info':
             p.add_argument('--work-dir', help='where checkpoints, logs and reports go')
             p.add_argument('--device', default=None, help='cpu (default) or cuda')

@@ -1,0 +1,70 @@
+"""Data-parallel training on 2 gloo processes (CPU): supernet, distillation, QAT, resume."""
+from __future__ import annotations
+
+import socket
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+from tests.engine.distributed.two_rank_jobs import run_all
+
+pytestmark = pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_available(),
+                                reason='torch.distributed with gloo is not available')
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope='module')
+def ranks(tmp_path_factory):
+    out = tmp_path_factory.mktemp('two_ranks')
+    mp.spawn(run_all, args=(2, _free_port(), str(out)), nprocs=2, join=True)
+    return [torch.load(out / f'rank{r}.pt', weights_only=False) for r in (0, 1)], out
+
+
+def _assert_equal_states(a, b):
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+def test_supernet_same_subnet_and_weights_on_both_ranks(ranks):
+    (r0, r1), _ = ranks
+    # 500 images, batch 50, 2 ranks: 5 steps each (the data is sharded, not repeated).
+    assert r0['spos_iters'] == r1['spos_iters'] == 5
+    assert r0['spos_choices'] == r1['spos_choices']
+    assert len({str(c) for c in r0['spos_choices']}) > 1  # the subnet does change between steps
+    _assert_equal_states(r0['spos'], r1['spos'])
+
+
+def test_distillation_teacher_not_all_reduced_and_student_identical(ranks):
+    (r0, r1), _ = ranks
+    assert not r0['kd_teacher_in_optimizer'] and not r1['kd_teacher_in_optimizer']
+    _assert_equal_states(r0['kd'], r1['kd'])
+
+
+def test_qat_parameters_and_observers_identical(ranks):
+    (r0, r1), _ = ranks
+    assert any('scale' in k for k in r0['qat'])
+    _assert_equal_states(r0['qat'], r1['qat'])
+
+
+def test_sync_bn_and_resume_end_where_a_straight_run_does(ranks):
+    (r0, r1), out = ranks
+    assert r0['sync_bn_types'] == ['CpuSyncBatchNorm']
+    assert r0['resumed_from_epoch'] == 1
+    _assert_equal_states(r0['straight'], r1['straight'])
+    for r in (r0, r1):
+        _assert_equal_states(r['straight'], r['resumed'])
+
+
+def test_rank_zero_alone_writes(ranks):
+    _, out = ranks
+    names = sorted(p.name for p in (out / 'straight').iterdir())
+    assert 'epoch_2.pth' in names and 'last_checkpoint' in names and 'log.jsonl' in names
+    assert not any('.tmp' in n for n in names)
