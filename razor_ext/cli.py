@@ -6,6 +6,8 @@
     razor-ext search|prune|distill|quantize CONFIG
                                          the same runner, for configs of that family
     razor-ext export CONFIG --checkpoint CKPT --out FILE.onnx
+    razor-ext bench [--quick] [--out DIR] [--device cpu|cuda]
+                                         the benchmark suite as one table (ratio = baseline / razor_ext)
     razor-ext info                       build information as JSON
 """
 from __future__ import annotations
@@ -28,6 +30,7 @@ _EXAMPLES = {
     'quantize': 'razor-ext quantize configs/quantization/ptq_int8_mnist5k.py --work-dir work_dirs/ptq',
     'export': 'razor-ext export configs/classification/mnist5k_cnn.py --checkpoint work_dirs/cnn/epoch_2.pth --out cnn.onnx',
     'info': 'razor-ext info',
+    'bench': 'razor-ext bench --quick --out bench_out',
 }
 
 
@@ -137,6 +140,14 @@ def _demo(args: argparse.Namespace) -> int:
     return 1 if any(r.status == 'failed' for r in results) else 0
 
 
+def _bench(args: argparse.Namespace) -> int:
+    from razor_ext.bench import run_bench
+
+    _check_device(args.device)
+    run_bench(quick=args.quick, out=args.out, device=args.device or 'cpu')
+    return 0
+
+
 def _info(_: argparse.Namespace) -> int:
     from razor_ext.extension import build_info
 
@@ -183,6 +194,15 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument('--out', required=True, help='the .onnx file to write')
     export.add_argument('--input-shape', default='1,1,28,28', help='example input shape (default 1,1,28,28)')
     add('info', 'print build information as JSON', _info, config=False)
+    bench = sub.add_parser('bench', help='run the benchmark suite and print one table with ratios',
+                           description='run the benchmark suite and print one table with ratios',
+                           epilog=f"example:\n  {_EXAMPLES['bench']}",
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    bench.add_argument('--quick', action='store_true', help='small shapes, few rounds (under 2 minutes)')
+    bench.add_argument('--out', help='folder for bench.json and bench.md')
+    bench.add_argument('--device', default=None, choices=['cpu', 'cuda'], help='cpu (default) or cuda')
+    bench.add_argument('--debug', action='store_true', help='show the full traceback on errors')
+    bench.set_defaults(run=_bench)
     return parser
 
 
