@@ -8,7 +8,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from tests.engine.distributed.two_rank_jobs import run_all
+from tests.engine.distributed.two_rank_jobs import run_all, search_once
 
 pytestmark = pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_available(),
                                 reason='torch.distributed with gloo is not available')
@@ -68,3 +68,10 @@ def test_rank_zero_alone_writes(ranks):
     names = sorted(p.name for p in (out / 'straight').iterdir())
     assert 'epoch_2.pth' in names and 'last_checkpoint' in names and 'log.jsonl' in names
     assert not any('.tmp' in n for n in names)
+
+
+def test_distributed_evolution_search_returns_the_single_process_result(ranks):
+    (r0, r1), _ = ranks
+    single = search_once()
+    expected = (single.best_choices, single.best_score, [c.score for c in single.candidates])
+    assert r0['search'] == r1['search'] == expected

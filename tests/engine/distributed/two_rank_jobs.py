@@ -101,5 +101,25 @@ def run_all(rank: int, world_size: int, port: int, out: str) -> None:
     result['resumed'] = _state(runner.model)
     result['files_rank1'] = sorted(p.name for p in (out_dir / 'straight').iterdir())
 
+    # Evolution search: candidates split between the ranks, scores gathered.
+    found = search_once()
+    result['search'] = (found.best_choices, found.best_score, [c.score for c in found.candidates])
+
     torch.save(result, out_dir / f'rank{rank}.pt')
     torch.distributed.destroy_process_group()
+
+
+def search_once() -> Any:
+    """An evolution search on a small seeded supernet, scored on a fixed batch (deterministic)."""
+    from razor_ext.nas import SPOS, evolution_search
+
+    torch.manual_seed(0)
+    algo = SPOS(dict(type='SearchableMnistNet', width=4, depth=2)).eval()
+    images, labels = torch.randn(32, 1, 28, 28), torch.randint(0, 10, (32,))
+
+    def score(model: Any) -> float:
+        with torch.no_grad():
+            return -float(torch.nn.functional.cross_entropy(model(images), labels))
+
+    return evolution_search(algo, score, num_candidates=6, top_k=3, num_mutation=2,
+                            num_crossover=2, max_epochs=2, seed=3)
