@@ -122,9 +122,15 @@ class DataParallelContext:
         return self
 
     def sync_buffers(self) -> None:
-        """Broadcast rank 0's buffers to all ranks."""
+        """Reduce the statistics that know how (any submodule with ``sync_across_ranks()``,
+        e.g. quantization observers and fake quants: min/max over all ranks), then broadcast
+        rank 0's buffers to all ranks."""
         if not get_dist_info().distributed:
             return
+        for module in self.module.modules():
+            sync = getattr(module, 'sync_across_ranks', None)
+            if module.training and callable(sync):
+                sync()
         # Only modules in training mode change their buffers; a frozen teacher (eval) is skipped.
         with torch.no_grad():
             for module in self.module.modules():

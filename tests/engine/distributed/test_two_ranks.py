@@ -54,6 +54,17 @@ def test_qat_parameters_and_observers_identical(ranks):
     _assert_equal_states(r0['qat'], r1['qat'])
 
 
+def test_observer_statistics_reduced_over_ranks(ranks):
+    (r0, r1), _ = ranks
+    from razor_ext.quantization.fake_quantize import FakeQuantize
+
+    single = FakeQuantize(dict(type='MinMaxObserver'), quant_min=0, quant_max=255)
+    single(torch.tensor([-1.0, 0.5, -0.2, 3.0]))  # both ranks' data in one process
+    assert r0['observer'][:2] == r1['observer'][:2] == (-1.0, 3.0)
+    for r in (r0, r1):
+        assert torch.equal(r['observer'][2], single.scale) and torch.equal(r['observer'][3], single.zero_point)
+
+
 def test_sync_bn_and_resume_end_where_a_straight_run_does(ranks):
     (r0, r1), out = ranks
     assert r0['sync_bn_types'] == ['CpuSyncBatchNorm']

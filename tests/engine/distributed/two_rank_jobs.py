@@ -101,6 +101,15 @@ def run_all(rank: int, world_size: int, port: int, out: str) -> None:
     result['resumed'] = _state(runner.model)
     result['files_rank1'] = sorted(p.name for p in (out_dir / 'straight').iterdir())
 
+    # Observer statistics: each rank sees its own data; after the sync both hold the global
+    # range and the qparams computed from it.
+    from razor_ext.quantization.fake_quantize import FakeQuantize
+    fq = FakeQuantize(dict(type='MinMaxObserver'), quant_min=0, quant_max=255)
+    fq(torch.tensor([-1.0, 0.5]) if rank == 0 else torch.tensor([-0.2, 3.0]))
+    fq.sync_across_ranks()
+    result['observer'] = (fq.activation_post_process.min_val.item(), fq.activation_post_process.max_val.item(),
+                          fq.scale.clone(), fq.zero_point.clone())
+
     # Evolution search: candidates split between the ranks, scores gathered.
     found = search_once()
     result['search'] = (found.best_choices, found.best_score, [c.score for c in found.candidates])
