@@ -65,6 +65,12 @@ def test_observer_statistics_reduced_over_ranks(ranks):
         assert torch.equal(r['observer'][2], single.scale) and torch.equal(r['observer'][3], single.zero_point)
 
 
+def test_group_fisher_prunes_the_same_channels_on_both_ranks(ranks):
+    (r0, r1), _ = ranks
+    assert r0['gf'][0] == 2  # 5 steps, a removal every 2
+    assert r0['gf'] == r1['gf']
+
+
 def test_sync_bn_and_resume_end_where_a_straight_run_does(ranks):
     (r0, r1), out = ranks
     assert r0['sync_bn_types'] == ['CpuSyncBatchNorm']

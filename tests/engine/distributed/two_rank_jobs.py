@@ -101,6 +101,15 @@ def run_all(rank: int, world_size: int, port: int, out: str) -> None:
     result['resumed'] = _state(runner.model)
     result['files_rank1'] = sorted(p.name for p in (out_dir / 'straight').iterdir())
 
+    # Group Fisher: the gate gradients come from the rank-averaged weight gradients, so the
+    # Fisher sums and the channel removed are the same on every rank.
+    gf = _cfg(out_dir / 'gf', dict(type='GroupFisherAlgorithm', architecture=dict(type='MnistCNN', width=4),
+                                   interval=2, example_inputs=torch.zeros(1, 1, 28, 28)))
+    runner = Runner.from_cfg(gf)
+    runner.train()
+    result['gf'] = (runner.model.pruned, [u.kept.tolist() for u in runner.model.mutator.units],
+                    runner.model.fisher.tolist())
+
     # Observer statistics: each rank sees its own data; after the sync both hold the global
     # range and the qparams computed from it.
     from razor_ext.quantization.fake_quantize import FakeQuantize
