@@ -71,6 +71,20 @@ def test_group_fisher_prunes_the_same_channels_on_both_ranks(ranks):
     assert r0['gf'] == r1['gf']
 
 
+def test_cpu_sync_batchnorm_equals_batchnorm_over_the_global_batch(ranks):
+    (r0, r1), _ = ranks
+    gen = torch.Generator().manual_seed(5)
+    full, probe = torch.randn(8, 3, 4, 5, generator=gen), torch.randn(8, 3, 4, 5, generator=gen)
+    bn = torch.nn.BatchNorm2d(3)
+    x = full.clone().requires_grad_(True)
+    (bn(x) * probe).sum().backward()
+    torch.testing.assert_close(torch.cat([r0['syncbn'][1], r1['syncbn'][1]]), x.grad, rtol=1e-4, atol=1e-5)
+    for r in (r0, r1):
+        torch.testing.assert_close(r['syncbn'][2], bn.weight.grad, rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(r['syncbn'][3], bn.running_mean)
+        torch.testing.assert_close(r['syncbn'][4], bn.running_var)
+
+
 def test_sync_bn_and_resume_end_where_a_straight_run_does(ranks):
     (r0, r1), out = ranks
     assert r0['sync_bn_types'] == ['CpuSyncBatchNorm']

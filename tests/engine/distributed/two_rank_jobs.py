@@ -110,6 +110,18 @@ def run_all(rank: int, world_size: int, port: int, out: str) -> None:
     result['gf'] = (runner.model.pruned, [u.kept.tolist() for u in runner.model.mutator.units],
                     runner.model.fisher.tolist())
 
+    # CpuSyncBatchNorm on this rank's half of a batch vs BatchNorm2d on the whole batch.
+    from razor_ext.engine.distributed import CpuSyncBatchNorm
+    gen = torch.Generator().manual_seed(5)
+    full, probe = torch.randn(8, 3, 4, 5, generator=gen), torch.randn(8, 3, 4, 5, generator=gen)
+    bn = CpuSyncBatchNorm(3)
+    x = full[rank * 4:(rank + 1) * 4].clone().requires_grad_(True)
+    (bn(x) * probe[rank * 4:(rank + 1) * 4]).sum().backward()
+    weight_grad = bn.weight.grad.clone()
+    torch.distributed.all_reduce(weight_grad)
+    result['syncbn'] = (None, x.grad.clone(), weight_grad,
+                        bn.running_mean.clone(), bn.running_var.clone())
+
     # Observer statistics: each rank sees its own data; after the sync both hold the global
     # range and the qparams computed from it.
     from razor_ext.quantization.fake_quantize import FakeQuantize
