@@ -51,7 +51,7 @@ def training_rows(quick: bool, device: torch.device) -> list[BenchRow]:
                      'kd': _step(kd, batch), 'alone': _step(alone, batch)}, rounds=rounds, device=device)
     shape = str(tuple(batch[0].shape))
     return [BenchRow('supernet train step (SPOS)', shape, 'float32', device.type, round(t['spos'] * 1e3, 3),
-                     'same supernet, fixed subnet', round(t['fixed'] * 1e3, 3)),
+                     'supernet at its default choices (no sampling)', round(t['fixed'] * 1e3, 3)),
             BenchRow('KD train step (cnn16 -> cnn8)', shape, 'float32', device.type, round(t['kd'] * 1e3, 3),
                      'student step alone', round(t['alone'] * 1e3, 3))]
 
