@@ -7,6 +7,8 @@
                                          the same runner; each leaves its result in the work dir
     razor-ext export CONFIG --checkpoint CKPT --out FILE.onnx
     razor-ext configs [PATTERN]          the shipped configs (CONFIG may be razor_ext::<name>)
+    razor-ext bench [--quick] [--out DIR] [--device cpu|cuda]
+                                         the benchmark suite as one table (ratio = baseline / razor_ext)
     razor-ext info                       build information as JSON
 
 What each command writes: docs/workflow.md.
@@ -34,6 +36,7 @@ _EXAMPLES = {
     'export': 'razor-ext export razor_ext::classification/mnist5k_cnn.py --checkpoint work_dirs/cnn/last.pth --out cnn.onnx',
     'configs': 'razor-ext configs spos',
     'info': 'razor-ext info',
+    'bench': 'razor-ext bench --quick --out bench_out',
 }
 
 CliError = CommandError  # the name earlier code and tests use
@@ -43,7 +46,7 @@ def _run_config(args: argparse.Namespace) -> int:
     from razor_ext.commands.run import run_config
 
     run_config(args.command, args.config, args.cfg_options, args.work_dir, args.resume, args.device,
-               args.seed)
+               args.seed, launcher=args.launcher)
     return 0
 
 
@@ -70,6 +73,15 @@ def _demo(args: argparse.Namespace) -> int:
     return 1 if any(r.status == 'failed' for r in results) else 0
 
 
+def _bench(args: argparse.Namespace) -> int:
+    from razor_ext.bench import run_bench
+    from razor_ext.commands.run import check_device
+
+    check_device(args.device)
+    run_bench(quick=args.quick, out=args.out, device=args.device or 'cpu')
+    return 0
+
+
 def _info(_: argparse.Namespace) -> int:
     from razor_ext.extension import build_info
 
@@ -92,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument('--resume', action='store_true', help='continue from work_dir/last_checkpoint')
             p.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE',
                            help='override config keys, e.g. train_cfg.max_epochs=1 (values parsed as JSON)')
+            p.add_argument('--launcher', choices=['none', 'pytorch'], default='none',
+                           help='pytorch: data-parallel under torchrun '
+                                '(torchrun --nproc_per_node N -m razor_ext train CONFIG --launcher pytorch)')
         if name not in ('info', 'configs'):
             p.add_argument('--work-dir', help='where checkpoints, logs and reports go')
             p.add_argument('--device', default=None, help='cpu (default) or cuda')
@@ -117,6 +132,15 @@ def build_parser() -> argparse.ArgumentParser:
                   config=False)
     configs.add_argument('pattern', nargs='?', default=None, help="filter, e.g. 'spos' or 'nas/*'")
     add('info', 'print build information as JSON', _info, config=False)
+    bench = sub.add_parser('bench', help='run the benchmark suite and print one table with ratios',
+                           description='run the benchmark suite and print one table with ratios',
+                           epilog=f"example:\n  {_EXAMPLES['bench']}",
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    bench.add_argument('--quick', action='store_true', help='small shapes, few rounds (under 2 minutes)')
+    bench.add_argument('--out', help='folder for bench.json and bench.md')
+    bench.add_argument('--device', default=None, choices=['cpu', 'cuda'], help='cpu (default) or cuda')
+    bench.add_argument('--debug', action='store_true', help='show the full traceback on errors')
+    bench.set_defaults(run=_bench)
     return parser
 
 

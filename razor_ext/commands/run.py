@@ -33,8 +33,12 @@ def report(command: str, out: Outputs) -> None:
 
 
 def run_config(command: str, config: str, cfg_options: Sequence[str] = (), work_dir: str | None = None,
-               resume: bool = False, device: str | None = None, seed: int | None = None) -> Outputs:
-    """Run ``config`` as ``razor-ext <command>`` does; returns what it wrote.
+               resume: bool = False, device: str | None = None, seed: int | None = None,
+               launcher: str = 'none') -> Outputs | None:
+    """Run ``config`` as ``razor-ext <command>`` does; returns what it wrote (None on ranks
+    other than 0 of a distributed run: rank 0 alone writes and prints).
+
+    ``launcher='pytorch'`` runs data-parallel under ``torchrun`` (docs/distributed.md).
 
     Example (not run here: it trains):
         run_config('train', 'razor_ext::classification/mnist5k_cnn.py', ['train_cfg.max_epochs=1'])
@@ -43,6 +47,8 @@ def run_config(command: str, config: str, cfg_options: Sequence[str] = (), work_
 
     check_device(device)
     cfg = load_cfg(config, cfg_options, work_dir, resume, device, seed)
+    if launcher != 'none':
+        cfg['launcher'] = launcher
     runner = Runner.from_cfg(cfg)
     before = snapshot_before(runner)
     metrics: dict[str, Any] = {}
@@ -52,8 +58,15 @@ def run_config(command: str, config: str, cfg_options: Sequence[str] = (), work_
         metrics['test'] = runner.test()
     elif runner.val_loop is not None and runner.train_loop is None:
         metrics['val'] = runner.val()
-    if metrics:
-        print(json.dumps(metrics))
-    out = write_outputs(runner, before)
-    report(command, out)
+    out = None
+    if runner.is_main_process:
+        if metrics:
+            print(json.dumps(metrics))
+        out = write_outputs(runner, before)
+        report(command, out)
+    if runner.dist_info.distributed:
+        import torch.distributed as dist
+
+        dist.barrier()  # rank 0 may still be writing its last files
+        dist.destroy_process_group()
     return out

@@ -13,6 +13,8 @@ from torch.utils.data import DataLoader
 
 from razor_ext.config import Config
 from razor_ext.data.loaders import build_dataloader
+from razor_ext.engine.distributed import (DataParallelContext, convert_sync_batchnorm, default_device,
+                                          init_distributed)
 from razor_ext.engine.evaluator import Accuracy
 from razor_ext.engine.hooks.hook import Hook
 from razor_ext.engine.optimizers import build_optimizers, build_schedulers
@@ -34,7 +36,8 @@ class Runner:
     ``train_cfg`` / ``val_cfg`` / ``test_cfg`` (loops by ``type``, e.g. ``EpochBasedTrainLoop``),
     ``val_evaluator`` / ``test_evaluator`` (default top-1/top-5 :class:`Accuracy`),
     ``default_hooks`` / ``custom_hooks``, ``load_from``, ``resume``, ``randomness=dict(seed,
-    deterministic)``, ``device``.
+    deterministic)``, ``device``, ``launcher`` (``'none'`` or ``'pytorch'``: data-parallel under
+    ``torchrun``, see ``docs/distributed.md``) and ``sync_bn`` (BatchNorm over the global batch).
 
     Example:
         >>> import tempfile
@@ -49,13 +52,18 @@ class Runner:
 
     def __init__(self, cfg: Mapping[str, Any]) -> None:
         self.cfg = cfg
+        self.dist_info = init_distributed(cfg.get('launcher') or 'none')
         self.work_dir = Path(cfg.get('work_dir') or './work_dirs/run')
         self.work_dir.mkdir(parents=True, exist_ok=True)
         randomness = dict(cfg.get('randomness') or {})
         self.seed = int(randomness.get('seed', 0) if randomness.get('seed') is not None else 0)
+        # The same seed on every rank: every rank draws the same subnet at every step (the
+        # shared seed stream), while the data sampler shards the batches between ranks.
         set_random_seed(self.seed, bool(randomness.get('deterministic', False)))
-        self.device = torch.device(cfg.get('device') or 'cpu')
+        self.device = torch.device(cfg.get('device') or default_device(self.dist_info))
         self.model = self._build_model(cfg['model']).to(self.device)
+        if cfg.get('sync_bn') and self.dist_info.distributed:
+            self.model = convert_sync_batchnorm(self.model, self.device)
         self.hooks: list[Hook] = []
         hooks_cfg = {**_DEFAULT_HOOKS, **dict(cfg.get('default_hooks') or {})}
         for hook_cfg in [h for h in hooks_cfg.values() if h is not None] + list(cfg.get('custom_hooks') or []):
@@ -79,6 +87,9 @@ class Runner:
                 dataloader = getattr(self.train_loop, 'dataloader', None)
                 self.schedulers = build_schedulers(self.optim_wrapper, cfg.get('param_scheduler'),
                                                    len(dataloader) if dataloader is not None else 1)
+        self.data_parallel: DataParallelContext | None = None
+        if self.dist_info.distributed:
+            self.data_parallel = DataParallelContext(self.model).attach(self.optim_wrapper)
         if cfg.get('load_from') and not cfg.get('resume'):
             self.load_checkpoint(cfg['load_from'], weights_only=True)
         if cfg.get('resume'):
@@ -118,7 +129,24 @@ class Runner:
                 cfg[key] = value
         return LOOPS.build(cfg, runner=self, dataloader=dataloader)
 
-    def build_dataloader(self, cfg: Mapping[str, Any] | DataLoader) -> DataLoader:
+    @property
+    def rank(self) -> int:
+        return self.dist_info.rank
+
+    @property
+    def world_size(self) -> int:
+        return self.dist_info.world_size
+
+    @property
+    def is_main_process(self) -> bool:
+        """True on rank 0, the only rank that logs and writes checkpoints, subnets and reports."""
+        return self.dist_info.is_main
+
+    def build_dataloader(self, cfg: Mapping[str, Any] | DataLoader, shard: bool = False) -> DataLoader:
+        """A loader from its config; ``shard=True`` (training loops) gives each rank its own
+        part of every epoch's shuffled order (a ``DistributedSampler``'s split)."""
+        if shard and self.dist_info.distributed:
+            return build_dataloader(cfg, seed=self.seed, num_replicas=self.world_size, rank=self.rank)
         return build_dataloader(cfg, seed=self.seed)
 
     def build_evaluator(self, cfg: Any) -> Any:
@@ -136,6 +164,8 @@ class Runner:
 
     def call_hook(self, point: str, **kwargs: Any) -> None:
         for hook in self.hooks:
+            if getattr(hook, 'rank_zero_only', False) and not self.is_main_process:
+                continue
             getattr(hook, point, lambda *a, **k: None)(self, **kwargs)
 
     # ------------------------------------------------------------------ running

@@ -29,6 +29,7 @@ class CheckpointHook(Hook):
     """
 
     priority = 90  # after the logger has recorded the iteration
+    rank_zero_only = True  # it writes files or prints: rank 0 alone, in a torchrun job
 
     def __init__(self, interval: int = 1, by_epoch: bool = True, max_keep_ckpts: int = 3,
                  save_best: str | None = None, rule: str = 'greater', save_last: bool = True) -> None:

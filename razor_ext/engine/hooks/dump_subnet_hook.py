@@ -34,6 +34,7 @@ class DumpSubnetHook(Hook):
     """
 
     priority = 95  # after the checkpoint of the same epoch
+    rank_zero_only = True  # it writes files or prints: rank 0 alone, in a torchrun job
 
     def __init__(self, interval: int = 1, by_epoch: bool = True, out_dir: str | None = None,
                  max_keep_subnets: int = -1) -> None:

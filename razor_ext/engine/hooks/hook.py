@@ -12,6 +12,8 @@ class Hook:
     """Base class: override any of :data:`HOOK_POINTS`; each takes ``(runner, **kwargs)``.
 
     ``priority`` orders hooks (lower runs first), as MMEngine's ``'NORMAL'`` = 50.
+    ``rank_zero_only = True`` runs a hook on rank 0 only in a distributed run (hooks that write
+    files or print); the others run on every rank.
 
     Example:
         >>> class CountIters(Hook):
@@ -22,6 +24,7 @@ class Hook:
     """
 
     priority = 50
+    rank_zero_only = False
 
     def _noop(self, runner: Any, **kwargs: Any) -> None:
         return None

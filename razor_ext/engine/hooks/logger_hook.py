@@ -26,6 +26,7 @@ class LoggerHook(Hook):
     """
 
     priority = 10
+    rank_zero_only = True  # it writes files or prints: rank 0 alone, in a torchrun job
 
     def __init__(self, interval: int = 10, console: bool = True) -> None:
         self.interval, self.console = interval, console

@@ -20,6 +20,7 @@ class ProgressBarHook(Hook):
     """
 
     priority = 20
+    rank_zero_only = True  # it writes files or prints: rank 0 alone, in a torchrun job
 
     def __init__(self, enabled: bool | None = None) -> None:
         self.enabled = enabled

@@ -25,11 +25,14 @@ class BaseLoop:
     #: Whether the loop steps an optimizer (training loops); the runner refuses to start such a
     #: loop without an ``optim_wrapper``. Search and calibration loops need none.
     needs_optimizer: bool = False
+    #: Whether each rank of a data-parallel run gets its own shard of the loader (training
+    #: loops); evaluation and search loops see the whole set on every rank.
+    shard_data: bool = False
 
     def __init__(self, runner: Runner, dataloader: DataLoader | Mapping[str, Any] | None) -> None:
         self.runner = runner
         if isinstance(dataloader, Mapping):
-            dataloader = runner.build_dataloader(dataloader)
+            dataloader = runner.build_dataloader(dataloader, shard=self.shard_data)
         self.dataloader = dataloader
 
     def run(self) -> Any:

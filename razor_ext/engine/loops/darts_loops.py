@@ -66,7 +66,7 @@ class EpochMultiLoader:
 def _combine(loop: EpochBasedTrainLoop, runner: Runner,
              mutator_dataloader: DataLoader | Mapping[str, Any]) -> None:
     if isinstance(mutator_dataloader, Mapping):
-        mutator_dataloader = runner.build_dataloader(mutator_dataloader)
+        mutator_dataloader = runner.build_dataloader(mutator_dataloader, shard=True)
     loop.mutator_dataloader = mutator_dataloader
     loop.dataloader = EpochMultiLoader([loop.dataloader, mutator_dataloader])
 

@@ -30,6 +30,7 @@ class EpochBasedTrainLoop(BaseLoop):
     """
 
     needs_optimizer = True
+    shard_data = True
 
     def __init__(self, runner: Runner, dataloader: DataLoader | Mapping[str, Any],
                  max_epochs: int, val_begin: int = 1, val_interval: int = 1) -> None:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.distributed as dist
 
 from razor_ext.fileio import atomic_write_bytes
 
@@ -97,6 +98,12 @@ def _estimate(estimator: Any, model: Any) -> Resources:
     # Numbers become floats; other entries (e.g. 'latency_backend') are kept as they are.
     return {k: (float(v) if isinstance(v, (int, float)) else v)
             for k, v in dict(fn(model)).items()}
+
+
+def _world_and_rank() -> tuple[int, int]:
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_world_size(), dist.get_rank()
+    return 1, 0
 
 
 class _Search:
@@ -209,9 +216,26 @@ class _Search:
             self.evaluated[key] = Candidate(dict(choices), score, self._resources(choices))
         return self.evaluated[key]
 
+    def _evaluate_shared(self, population: list[Choices]) -> None:
+        """In a torch.distributed job, rank r scores every world_size-th new candidate and the
+        scores are gathered, so every rank ends with the same ``evaluated`` table (and the
+        search with the single-process result)."""
+        world, rank = _world_and_rank()
+        if world == 1:
+            return
+        todo = [c for c in population if _key(c) not in self.evaluated]
+        mine = [self._evaluate(c) for c in todo[rank::world]]
+        gathered: list[Any] = [None] * world
+        dist.all_gather_object(gathered, mine)
+        scored = {_key(cand.choices): cand for part in gathered for cand in part}
+        for choices in todo:  # the population's order: the order a single process evaluates in
+            self.evaluated.pop(_key(choices), None)
+            self.evaluated[_key(choices)] = scored[_key(choices)]
+
     def run_epoch(self) -> None:
         if not self.population:
             self.population = self._next_population()
+        self._evaluate_shared(self.population)
         scored = [self._evaluate(c) for c in self.population]
         pool = {_key(c.choices): c for c in self.top_k + scored}
         # Stable sort: ties keep evaluation order, so results do not depend on dict hashing.
@@ -336,7 +360,7 @@ def evolution_search(
             search.load_state(pickle.loads(path.read_bytes()))
         while search.epoch < max_epochs:
             search.run_epoch()
-            if path is not None:
+            if path is not None and _world_and_rank()[1] == 0:  # rank 0 writes, all resume
                 atomic_write_bytes(path, pickle.dumps(search.state()))
             if on_epoch_end is not None:
                 on_epoch_end(search.epoch, list(search.top_k))

@@ -136,6 +136,18 @@ class FakeQuantize(ResizingBuffersMixin, nn.Module):
         self._stale = False
         self.calibrated.fill_(True)
 
+    def sync_across_ranks(self) -> None:
+        """Reduce the observer's range over all ranks and, while observing, recompute
+        ``scale``/``zero_point`` from it: every rank then holds the qparams of all ranks' data
+        (a no-op in a single process)."""
+        observer = self.activation_post_process
+        if not isinstance(observer, BaseObserver) or not bool(self.observer_enabled):
+            return
+        observer.sync_across_ranks()
+        if observer.observed:
+            self._stale = True
+            self.sync_qparams()
+
     def _store_qparams(self, scale: Tensor, zp: Tensor) -> None:
         with torch.no_grad():
             if self.scale.shape != scale.shape:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+import torch.distributed as dist
 from torch import Tensor, nn
 
 __all__ = ['BaseObserver', 'ObserverError', 'qparams_from_range', 'ResizingBuffersMixin']
@@ -93,6 +94,22 @@ class BaseObserver(ResizingBuffersMixin, nn.Module):
     def observed(self) -> bool:
         """Whether any data has been seen."""
         return bool(torch.isfinite(self.min_val).all())
+
+    def sync_across_ranks(self) -> None:
+        """In a ``torch.distributed`` job, make ``min_val``/``max_val`` the minimum/maximum over
+        all ranks (in place), so every rank derives the same qparams from all ranks' data; a
+        no-op in a single process. The data-parallel engine calls it after every step.
+
+        Example:
+            >>> from razor_ext.quantization.observers import MinMaxObserver
+            >>> obs = MinMaxObserver(); _ = obs(torch.tensor([-1.0, 2.0])); obs.sync_across_ranks()
+            >>> obs.min_val.item(), obs.max_val.item()
+            (-1.0, 2.0)
+        """
+        if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+            return
+        dist.all_reduce(self.min_val, op=dist.ReduceOp.MIN)
+        dist.all_reduce(self.max_val, op=dist.ReduceOp.MAX)
 
     def _batch_range(self, x: Tensor) -> tuple[Tensor, Tensor]:
         if x.numel() == 0:

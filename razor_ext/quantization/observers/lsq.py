@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+import torch.distributed as dist
 from torch import Tensor
 
 from razor_ext.quantization.observers.base import ObserverError
@@ -37,6 +38,14 @@ class LSQObserver(MinMaxObserver):
             axis = self.ch_axis % x.dim()
             self.tensor_norm = x.transpose(0, axis).reshape(x.shape[axis], -1).abs().mean(1)
         return x
+
+    def sync_across_ranks(self) -> None:
+        """Min/max over all ranks, and the mean magnitude averaged over the ranks (each rank's
+        last batch has the same size in a data-parallel run)."""
+        super().sync_across_ranks()
+        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+            dist.all_reduce(self.tensor_norm)
+            self.tensor_norm.div_(dist.get_world_size())
 
     def calculate_qparams(self) -> tuple[Tensor, Tensor]:
         if not self.observed:

@@ -1,0 +1,17 @@
+"""Data-parallel runs launched by ``torchrun``: process group, rank queries, one generic
+gradient-averaging scheme for every algorithm, synchronised BatchNorm.
+
+Example:
+    >>> from razor_ext.engine.distributed import get_dist_info
+    >>> get_dist_info().rank
+    0
+"""
+from razor_ext.engine.distributed.data_parallel import (DataParallelContext, average_gradients,
+                                                        broadcast_state)
+from razor_ext.engine.distributed.launch import (LAUNCHERS, DistInfo, barrier, default_device,
+                                                 get_dist_info, init_distributed, is_main_process)
+from razor_ext.engine.distributed.sync_batchnorm import CpuSyncBatchNorm, convert_sync_batchnorm
+
+__all__ = ['CpuSyncBatchNorm', 'DataParallelContext', 'DistInfo', 'LAUNCHERS', 'average_gradients',
+           'barrier', 'broadcast_state', 'convert_sync_batchnorm', 'default_device', 'get_dist_info',
+           'init_distributed', 'is_main_process']

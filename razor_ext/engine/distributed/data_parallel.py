@@ -1,0 +1,144 @@
+"""One data-parallel scheme for every algorithm: gradients are averaged across ranks when an
+optimizer steps, not inside ``backward``.
+
+Why not ``DistributedDataParallel``: DDP ties one all-reduce to one ``forward``/``backward`` pair
+of the wrapped module. Algorithms here run several forwards per step (the sandwich rule of
+BigNAS/AutoSlim accumulates four subnets' gradients, DARTS takes second-order gradients with
+``autograd.grad``, DAFL steps a generator and a student in turn), so DDP would need a wrapper per
+algorithm (MMRazor's way) or ``no_sync`` gymnastics. Averaging at ``optimizer.step()`` (Horovod's
+``DistributedOptimizer``) is correct for all of them at once: whatever gradients a step
+accumulated, in however many passes, are averaged right before they are applied. Parameters that
+the sampled subnet did not use have no gradient on any rank and stay ``None`` (no
+``find_unused_parameters`` search over the graph). A frozen teacher has no parameter in any
+optimizer, so it is neither wrapped nor all-reduced. The price is no overlap of communication with
+``backward``; one flat all-reduce per optimizer step keeps the message count at one.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from razor_ext.engine.distributed.launch import get_dist_info
+
+
+def _params_of(optimizer: torch.optim.Optimizer) -> list[torch.Tensor]:
+    seen: set[int] = set()
+    params = []
+    for group in optimizer.param_groups:
+        for p in group['params']:
+            if p.requires_grad and id(p) not in seen:
+                seen.add(id(p))
+                params.append(p)
+    return params
+
+
+def average_gradients(params: Iterable[torch.Tensor]) -> None:
+    """Average ``p.grad`` over all ranks in one flat all-reduce per (device, dtype).
+
+    A parameter without a gradient on every rank keeps ``grad=None``; one that has a gradient on
+    some ranks only gets the average with zeros from the others. Shapes: any.
+
+    Example:
+        >>> w = torch.nn.Parameter(torch.ones(2)); w.grad = torch.full((2,), 3.0)
+        >>> average_gradients([w]); w.grad.tolist()   # a single process: unchanged
+        [3.0, 3.0]
+    """
+    info = get_dist_info()
+    if not info.distributed:
+        return
+    buckets: dict[tuple[torch.device, torch.dtype], list[torch.Tensor]] = {}
+    for p in params:
+        buckets.setdefault((p.device, p.dtype), []).append(p)
+    for (device, dtype), group in buckets.items():
+        flags = torch.tensor([p.grad is not None for p in group], dtype=dtype, device=device)
+        flat = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1)
+                          for p in group] + [flags])
+        dist.all_reduce(flat)
+        counts = flat[-len(group):]
+        offset = 0
+        for p, count in zip(group, counts.tolist()):
+            n = p.numel()
+            if count > 0:
+                grad = flat[offset:offset + n].view_as(p).div_(info.world_size)
+                if p.grad is None:
+                    p.grad = grad.clone()
+                else:
+                    p.grad.copy_(grad)
+            offset += n
+
+
+def broadcast_state(module: nn.Module, src: int = 0) -> None:
+    """Make every rank's parameters and buffers equal to rank ``src``'s (in place).
+
+    Example:
+        >>> broadcast_state(torch.nn.Linear(2, 2))  # a single process: nothing to do
+    """
+    if not get_dist_info().distributed:
+        return
+    with torch.no_grad():
+        for tensor in list(module.parameters()) + list(module.buffers()):
+            dist.broadcast(tensor.data, src)
+
+
+class DataParallelContext:
+    """Data-parallel training of any :class:`~razor_ext.BaseAlgorithm` without wrapping it.
+
+    ``attach`` broadcasts rank 0's weights and buffers, then hooks every optimizer: before it
+    steps, gradients are averaged across ranks (:func:`average_gradients`); after it steps,
+    rank 0's buffers (BatchNorm statistics, observer ranges) are broadcast, which is what
+    ``DistributedDataParallel(broadcast_buffers=True)`` does, so that every rank holds the same
+    model after every step and exports byte-identical files.
+
+    Example:
+        >>> model = torch.nn.Linear(2, 2)
+        >>> opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        >>> ctx = DataParallelContext(model).attach(opt)
+        >>> model(torch.ones(1, 2)).sum().backward(); opt.step()   # one process: a plain step
+        >>> ctx.detach()
+    """
+
+    def __init__(self, module: nn.Module, broadcast_buffers: bool = True) -> None:
+        self.module = module
+        self.broadcast_buffers = broadcast_buffers
+        self._handles: list[Any] = []
+
+    def attach(self, optimizers: torch.optim.Optimizer | Mapping[str, torch.optim.Optimizer] | None
+               ) -> DataParallelContext:
+        broadcast_state(self.module)
+        opts = [] if optimizers is None else (
+            list(optimizers.values()) if isinstance(optimizers, Mapping) else [optimizers])
+        for opt in opts:
+            if not isinstance(opt, torch.optim.Optimizer):
+                raise TypeError(f'data-parallel training needs torch.optim optimizers, got {type(opt).__name__}')
+            params = _params_of(opt)
+            self._handles.append(opt.register_step_pre_hook(
+                lambda *_, params=params: average_gradients(params)))
+            if self.broadcast_buffers:
+                self._handles.append(opt.register_step_post_hook(lambda *_: self.sync_buffers()))
+        return self
+
+    def sync_buffers(self) -> None:
+        """Reduce the statistics that know how (any submodule with ``sync_across_ranks()``,
+        e.g. quantization observers and fake quants: min/max over all ranks), then broadcast
+        rank 0's buffers to all ranks."""
+        if not get_dist_info().distributed:
+            return
+        for module in self.module.modules():
+            sync = getattr(module, 'sync_across_ranks', None)
+            if module.training and callable(sync):
+                sync()
+        # Only modules in training mode change their buffers; a frozen teacher (eval) is skipped.
+        with torch.no_grad():
+            for module in self.module.modules():
+                if module.training:
+                    for buf in module.buffers(recurse=False):
+                        dist.broadcast(buf.data, 0)
+
+    def detach(self) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
