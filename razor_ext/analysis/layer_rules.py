@@ -37,6 +37,27 @@ class LayerRules:
         res += [la[-2], lb[-1]]
         self.set(out, res)
 
+    def _addmm(self, args, kwargs, out, where, module):
+        """``addmm(bias, x, w)``: a linear layer whose weight is stored ``[in, out]`` (GPT-2's
+        ``Conv1D``), or a plain product plus a broadcast term."""
+        bias, a, b = args[0], args[1], args[2]
+        if kwargs.get('beta', 1) != 1 or kwargs.get('alpha', 1) != 1 or len(args) > 3 \
+                or a.dim() != 2 or b.dim() != 2:
+            return False
+        la = self.labels(a, module)
+        if id(b) in self.names:
+            lin, lout = self.state_atoms(b, 0, 'in', module), self.state_atoms(b, 1, 'out', module)
+        else:
+            lin, lout = self.labels(b, module)
+        self.unify(la[1], lin, f'op {where}')
+        if isinstance(bias, Tensor) and bias.dim() >= 1 and bias.shape[-1] == out.shape[-1] > 1:
+            lb = self.state_atoms(bias, bias.dim() - 1, 'out', module) if id(bias) in self.names \
+                else self.labels(bias, module)[-1]
+            lout = self.unify(lout, lb, f'op {where}')
+        if isinstance(bias, Tensor) and bias.dim() == 2 and bias.shape[0] > 1:
+            self.block_tensor(bias, f'op {where}: a 2-D term added to the product')
+        self.set(out, [la[0], lout])
+
     def _linear(self, args, kwargs, out, where, module):
         x, w = args[0], args[1] if len(args) > 1 else kwargs['weight']
         b = args[2] if len(args) > 2 else kwargs.get('bias')

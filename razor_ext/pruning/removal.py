@@ -151,10 +151,13 @@ def _heads_changes(name: str, m: nn.Module, old_out: dict[str, int]) -> list[Att
     return out
 
 
-def update_attributes(model: nn.Module, old_out: dict[str, int]) -> list[AttrChange]:
+def update_attributes(model: nn.Module, old_out: dict[str, int],
+                      traced: Sequence[AttrChange] = ()) -> list[AttrChange]:
     """Set the size attributes of every module to its new weights; returns the changes made.
 
-    ``old_out``: ``out_features`` of every Linear before pruning (to scale head counts).
+    ``old_out``: ``out_features`` of every Linear before pruning (to scale head counts);
+    ``traced``: the changes of the size attributes the channel analysis bound to pruned dims
+    (applied last: the trace saw the model's code read them).
     """
     changes: list[AttrChange] = []
     for name, m in model.named_modules():
@@ -167,8 +170,9 @@ def update_attributes(model: nn.Module, old_out: dict[str, int]) -> list[AttrCha
     changes += heads
     config = _config_changes(model, heads, changes)
     apply_changes(model, config)
+    apply_changes(model, traced)
     adapt_attention(model)
-    return changes + config
+    return changes + config + list(traced)
 
 
 def _config_changes(model: nn.Module, heads: list[AttrChange],
