@@ -63,32 +63,55 @@ def run_shapes(model: nn.Module, example_inputs: Any, meta: bool) -> tuple[list,
             out = model(*args, **kwargs)
         except Exception as exc:
             where = stack.failed if stack.failed is not None else (stack[-1] if stack else '')
-            raise PruningCheckError(f'the pruned model fails in module {describe(model, where)}: '
-                                    f'{type(exc).__name__}: {exc}', where) from exc
+            err = PruningCheckError(f'the pruned model fails in module {describe(model, where)}: '
+                                    f'{type(exc).__name__}: {exc}', where)
+            err.seen = list(seen.items())
+            raise err from exc
     return list(seen.items()), out, ''
 
 
-def check_pruned(pruned: nn.Module, example_inputs: Any, analysis: Analysis,
-                 removed: np.ndarray) -> None:
-    """Raise :class:`PruningCheckError` naming the first module whose output shape differs from
-    the plan's prediction, or the output whose structure or shape differs from the original's."""
-    try:
-        modules, out, _ = run_shapes(pruned, example_inputs, meta=True)
-    except PruningCheckError:
-        modules, out, _ = run_shapes(pruned, example_inputs, meta=False)
+def _first_mismatch(pruned: nn.Module, modules: list, analysis: Analysis, removed: np.ndarray,
+                    then: str = '') -> None:
     for name, shapes in modules:
         expected = analysis.module_outputs.get(name)
         if expected is None:
             continue
         if len(expected) != len(shapes):
             raise PruningCheckError(f'module {describe(pruned, name)} of the pruned model returns '
-                                    f'{len(shapes)} tensors, the original {len(expected)}', name)
+                                    f'{len(shapes)} tensors, the original {len(expected)}{then}',
+                                    name)
         for (path, labels), (_, shape) in zip(expected, shapes):
             want = _predicted(labels, shape, removed) if len(labels) == len(shape) else None
             if want != shape:
                 raise PruningCheckError(f'module {describe(pruned, name)} of the pruned model gives '
                                         f'{path} of shape {shape}, the pruning plan expects '
-                                        f'{want}', name)
+                                        f'{want}{then}', name)
+
+
+def check_pruned(pruned: nn.Module, example_inputs: Any, analysis: Analysis,
+                 removed: np.ndarray) -> None:
+    """Raise :class:`PruningCheckError` naming the first module (qualified name and class)
+    whose output shape differs from the plan's prediction, else the module that raised, or the
+    output whose structure or shape differs from the original's.
+
+    ``removed``: ``(num final atoms,)`` bool, the atoms the plan removes.
+
+    Example:
+        >>> check_pruned(pruned, x, analysis, removed)  # doctest: +SKIP
+        PruningCheckError: module 'blocks.0.attn' (Attention) of the pruned model gives ...
+    """
+    try:
+        modules, out, _ = run_shapes(pruned, example_inputs, meta=True)
+    except PruningCheckError:
+        try:
+            modules, out, _ = run_shapes(pruned, example_inputs, meta=False)
+        except PruningCheckError as exc:
+            # A module whose output already disagreed is where it went wrong, not the one
+            # that raised later.
+            _first_mismatch(pruned, getattr(exc, 'seen', []), analysis, removed,
+                            f' (then {exc})')
+            raise
+    _first_mismatch(pruned, modules, analysis, removed)
     got = [(p, tuple(t.shape)) for p, t in output_tensors(out)]
     if [p for p, _ in got] != [p for p, _ in analysis.output_paths]:
         raise PruningCheckError(f'the pruned model returns {[p for p, _ in got]}, the original '

@@ -17,7 +17,7 @@ from razor_ext.pruning.analyze import AnalysisReport
 from razor_ext.pruning.check import PruningCheckError, check_pruned
 from razor_ext.pruning.fallback import involved_units, keep_whole, size_changes
 from razor_ext.pruning.importance import atom_importance
-from razor_ext.pruning.removal import gather_state, update_attributes
+from razor_ext.pruning.removal import gather_state, out_widths, update_attributes
 
 RECIPE_ATTR = '_razor_pruning_recipe'
 RECIPE_FORMAT = 'razor_ext.pruning/1'
@@ -119,7 +119,7 @@ def removal_plan(analysis: Analysis, removed: np.ndarray) -> dict[str, list[tupl
 def apply_plan(model: nn.Module, plan: dict, traced: list | tuple = ()) -> dict:
     """Prune ``model`` in place by ``plan`` (and set the ``traced`` size attribute changes);
     returns the JSON-able recipe that replays it."""
-    old_out = {n: m.out_features for n, m in model.named_modules() if isinstance(m, nn.Linear)}
+    old_out = out_widths(model)
     gather_state(model, plan)
     changes = update_attributes(model, old_out, traced)
     recipe = {'format': RECIPE_FORMAT,

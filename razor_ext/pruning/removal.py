@@ -122,6 +122,10 @@ def _layer_changes(name: str, m: nn.Module) -> list[AttrChange]:
         put('num_channels', m.weight.shape[0])
     elif isinstance(m, nn.Embedding):
         put('embedding_dim', m.weight.shape[1])
+    elif _is_conv1d(m):
+        # GPT-2's Conv1D: a linear layer whose weight is stored [in, out]
+        put('nx', m.weight.shape[0])
+        put('nf', m.weight.shape[1])
     elif isinstance(m, nn.MultiheadAttention):
         # Whole heads go (head_dim stays); embed_dim is the query / output width.
         put('embed_dim', m.out_proj.weight.shape[0])
@@ -130,6 +134,18 @@ def _layer_changes(name: str, m: nn.Module) -> list[AttrChange]:
         put('kdim', (m.in_proj_weight if packed else m.k_proj_weight).shape[1])
         put('vdim', (m.in_proj_weight if packed else m.v_proj_weight).shape[1])
     return out
+
+
+def _is_conv1d(m: nn.Module) -> bool:
+    w = getattr(m, 'weight', None)
+    return (isinstance(getattr(m, 'nf', None), int) and isinstance(getattr(m, 'nx', None), int)
+            and isinstance(w, Tensor) and w.dim() == 2)
+
+
+def out_widths(model: nn.Module) -> dict[str, int]:
+    """Output width of every linear layer (``nn.Linear`` and GPT-2-style ``Conv1D``)."""
+    return {n: m.out_features if isinstance(m, nn.Linear) else m.weight.shape[1]
+            for n, m in model.named_modules() if isinstance(m, nn.Linear) or _is_conv1d(m)}
 
 
 def _heads_changes(name: str, m: nn.Module, old_out: dict[str, int]) -> list[AttrChange]:
@@ -143,8 +159,9 @@ def _heads_changes(name: str, m: nn.Module, old_out: dict[str, int]) -> list[Att
             for child in children:
                 full = f'{name}.{child}' if name else child
                 lin = getattr(m, child, None)
-                if isinstance(lin, nn.Linear) and full in old_out:
-                    new = value * lin.out_features // old_out[full]
+                if isinstance(lin, nn.Module) and full in old_out:
+                    width = lin.out_features if isinstance(lin, nn.Linear) else lin.weight.shape[1]
+                    new = value * width // old_out[full]
                     if new != value:
                         out.append((name, attr, new))
                     break
@@ -155,7 +172,7 @@ def update_attributes(model: nn.Module, old_out: dict[str, int],
                       traced: Sequence[AttrChange] = ()) -> list[AttrChange]:
     """Set the size attributes of every module to its new weights; returns the changes made.
 
-    ``old_out``: ``out_features`` of every Linear before pruning (to scale head counts);
+    ``old_out``: :func:`out_widths` before pruning (to scale head counts);
     ``traced``: the changes of the size attributes the channel analysis bound to pruned dims
     (applied last: the trace saw the model's code read them).
     """
