@@ -83,9 +83,9 @@ def _first_mismatch(pruned: nn.Module, modules: list, analysis: Analysis, remove
         for (path, labels), (_, shape) in zip(expected, shapes):
             want = _predicted(labels, shape, removed) if len(labels) == len(shape) else None
             if want != shape:
-                raise PruningCheckError(f'module {describe(pruned, name)} of the pruned model gives '
-                                        f'{path} of shape {shape}, the pruning plan expects '
-                                        f'{want}{then}', name)
+                raise PruningCheckError(f'module {describe(pruned, name)} of the pruned model '
+                                        f'gives {path} of shape {shape}, the pruning plan '
+                                        f'expects {want}{then}', name)
 
 
 def check_pruned(pruned: nn.Module, example_inputs: Any, analysis: Analysis,

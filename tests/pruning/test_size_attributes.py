@@ -66,7 +66,8 @@ def test_gpt2_conv1d_prunes_like_zeroing_its_mlp():
     with torch.no_grad():
         for i, blk in enumerate(masked.h):
             kept = set(map(tuple, p.h[i].c_fc.weight.T.tolist()))
-            drop = [j for j in range(blk.c_fc.nf) if tuple(blk.c_fc.weight[:, j].tolist()) not in kept]
+            cols = blk.c_fc.weight.T.tolist()
+            drop = [j for j, c in enumerate(cols) if tuple(c) not in kept]
             assert len(drop) == 96
             blk.c_fc.weight[:, drop] = 0
             blk.c_fc.bias[drop] = 0

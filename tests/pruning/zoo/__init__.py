@@ -9,6 +9,7 @@ from tests.pruning.zoo.vision_attrs import FunctionalSwin, HiddenDimViT, MaxViTN
 from tests.pruning.zoo.vit import SwinNet, TorchEncoderNet, TorchMHAViT, ViT
 
 __all__ = ['BertLike', 'FunctionalSwin', 'GPT2Like', 'HeadDimLM', 'HiddenDimViT', 'MaxViTNet',
-           'UntraceableSize', 'ConvNeXtNet', 'DenseNet', 'DictOutputNet', 'EfficientNetNet', 'MobileNetV2',
+           'UntraceableSize',
+           'ConvNeXtNet', 'DenseNet', 'DictOutputNet', 'EfficientNetNet', 'MobileNetV2',
            'MobileNetV3', 'RegNet', 'ResNetBasic', 'ShuffleNetV2', 'SwinNet', 'TinyLlama',
            'TinyLlamaConfig', 'TorchEncoderNet', 'TorchMHAViT', 'UNet', 'ViT']
