@@ -2,6 +2,7 @@
 where shapes first disagree and prune the rest, until the check passes."""
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -67,6 +68,14 @@ def involved_units(analysis: Analysis, removed: np.ndarray, error: PruningCheckE
                 out_atoms.update(lab[lab >= 0].tolist())
     hit = [u for u in units if _touches(u, analysis, module, out_atoms)]
     return hit or units
+
+
+def peers(units: list[ChannelUnit], every: list[ChannelUnit]) -> list[ChannelUnit]:
+    """``units`` and the units of the same place in the other layers (names equal but for the
+    layer index), so a uniform pruning stays uniform when some are kept whole."""
+    pattern = {re.sub(r'\.\d+\.', '.#.', u.name) for u in units}
+    return [u for u in every if u in units or (u.prunable and
+                                               re.sub(r'\.\d+\.', '.#.', u.name) in pattern)]
 
 
 def keep_whole(units: list[ChannelUnit], error: PruningCheckError) -> None:

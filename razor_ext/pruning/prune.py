@@ -15,7 +15,7 @@ from torch import nn
 from razor_ext.analysis import Analysis, ChannelAnalyzer, ChannelUnit
 from razor_ext.pruning.analyze import AnalysisReport
 from razor_ext.pruning.check import PruningCheckError, check_pruned
-from razor_ext.pruning.fallback import involved_units, keep_whole, size_changes
+from razor_ext.pruning.fallback import involved_units, keep_whole, peers, size_changes
 from razor_ext.pruning.importance import atom_importance
 from razor_ext.pruning.removal import gather_state, out_widths, update_attributes
 
@@ -185,7 +185,7 @@ def prune(model: nn.Module, example_inputs: Any, ratio: float = 0.5,
           importance: str | Callable = 'l1', global_pruning: bool = False,
           ignored: Iterable[Any] = (), round_to: int = 1, target_flops: float | None = None,
           *, tracer: str = 'auto', loss_fn: Callable | None = None,
-          check: bool = True) -> nn.Module:
+          check: bool = True, uniform: bool = False) -> nn.Module:
     """Return a copy of ``model`` with channels physically removed; ``model`` is untouched.
 
     Args:
@@ -200,6 +200,10 @@ def prune(model: nn.Module, example_inputs: Any, ratio: float = 0.5,
             then found by bisection and the given one ignored).
         tracer: 'auto' | 'fx' | 'autograd' (see ChannelAnalyzer).
         loss_fn: ``output -> scalar loss`` for Taylor importance.
+        uniform: every layer keeps the same number of heads, KV groups and MLP channels
+            (per-unit selection; a unit kept whole keeps its peers in the other layers whole),
+            so a Hugging Face model's ``config`` can carry the new sizes and the result saves
+            with ``save_pretrained`` and loads with plain ``from_pretrained``.
         check: run the pruned model and compare shapes with the plan (recommended). If it
             fails, the units of the module where shapes first disagree are kept whole and the
             rest pruned again, until it passes; it raises only when nothing can be pruned.
@@ -222,6 +226,9 @@ def prune(model: nn.Module, example_inputs: Any, ratio: float = 0.5,
     if target_flops is not None and not (isinstance(target_flops, (int, float))
                                          and 0 < target_flops <= 1):
         raise ValueError(f'target_flops must be a fraction in (0, 1], got {target_flops!r}')
+    if uniform and global_pruning:
+        raise ValueError('uniform=True keeps every layer\'s counts equal; global_pruning=True '
+                         'lets them differ: pass one of them')
     analysis = ChannelAnalyzer(tracer).run(model, example_inputs)
     apply_ignored(analysis.units, resolve_ignored(model, ignored))
     scores = atom_importance(analysis, model, importance, example_inputs, loss_fn)
@@ -260,6 +267,8 @@ def prune(model: nn.Module, example_inputs: Any, ratio: float = 0.5,
             involved = involved_units(analysis, removed, exc)
             if not involved:
                 raise
+            if uniform:
+                involved = peers(involved, analysis.units)
             keep_whole(involved, exc)
             if not any(u.prunable for u in analysis.units):
                 raise PruningCheckError(f'nothing can be pruned: {exc}', exc.module) from exc

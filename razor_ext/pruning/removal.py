@@ -192,26 +192,46 @@ def update_attributes(model: nn.Module, old_out: dict[str, int],
     return changes + config + list(traced)
 
 
+def _width_head_counts(model: nn.Module) -> dict[str, set]:
+    """Head counts of every attention module that keeps ``head_dim`` as an attribute but no head
+    count (Hugging Face attention reshapes with -1), from its q / k projection widths."""
+    out: dict[str, set] = {}
+    widths = out_widths(model)
+    for name, m in model.named_modules():
+        hd = getattr(m, 'head_dim', None)
+        if not isinstance(hd, int) or isinstance(hd, bool) or hd <= 0:
+            continue
+        for key, children in (('num_attention_heads', _Q_NAMES), ('num_key_value_heads',
+                                                                   _K_NAMES)):
+            for child in children:
+                full = f'{name}.{child}' if name else child
+                if full in widths and child not in ('qkv', 'c_attn', 'in_proj', 'kv'):
+                    out.setdefault(key, set()).add(widths[full] // hd)
+                    break
+    return out
+
+
 def _config_changes(model: nn.Module, heads: list[AttrChange],
                     layers: list[AttrChange]) -> list[AttrChange]:
     cfg = getattr(model, 'config', None)
     if cfg is None or isinstance(cfg, (dict, nn.Module)):
         return []
-    wanted: dict[str, set] = {}
+    wanted: dict[str, set] = _width_head_counts(model)
     for _, attr, value in heads:
         key = 'num_key_value_heads' if attr in _KV_ATTRS else 'num_attention_heads'
         wanted.setdefault(key, set()).add(value)
     for path, attr, value in layers:
         if attr == 'embedding_dim':
             wanted.setdefault('hidden_size', set()).add(value)
-        if attr == 'out_features' and path.rsplit('.', 1)[-1] in ('up_proj', 'gate_proj', 'w1', 'fc1'):
+        if attr in ('out_features', 'nf') and (path.rsplit('.', 1)[-1] in (
+                'up_proj', 'gate_proj', 'w1', 'fc1', 'c_fc') or path.endswith('intermediate.dense')):
             wanted.setdefault('intermediate_size', set()).add(value)
     out = []
     for key, values in wanted.items():
         aliases = {'num_attention_heads': ('num_attention_heads', 'num_heads', 'n_heads'),
                    'num_key_value_heads': ('num_key_value_heads', 'n_kv_heads'),
                    'hidden_size': ('hidden_size', 'dim', 'n_embd'),
-                   'intermediate_size': ('intermediate_size',)}[key]
+                   'intermediate_size': ('intermediate_size', 'n_inner', 'ffn_dim')}[key]
         for alias in aliases:
             if hasattr(cfg, alias) and len(values) == 1:
                 # Per-layer sizes that differ cannot be one config value; layers keep theirs.
