@@ -137,11 +137,20 @@ def densenet121():
     return DenseNet121()
 
 
+def _cnn(name: str):
+    from benchmarks import cnn_models
+    return getattr(cnn_models, name)()
+
+
 CNN_CASES = {
     'resnet50': (resnet50, (1, 3, 224, 224)),
     'resnet101': (lambda: ResNet((3, 4, 23, 3)), (1, 3, 224, 224)),
     'vit_b': (vit_b, (1, 3, 224, 224)),
     'densenet121': (densenet121, (1, 3, 224, 224)),
+    # issue 26: torchvision's layer sizes, written in benchmarks/cnn_models.py
+    'efficientnet_b0': (lambda: _cnn('efficientnet_b0'), (1, 3, 224, 224)),
+    'convnext_t': (lambda: _cnn('ConvNeXtT'), (1, 3, 224, 224)),
+    'inception_v3': (lambda: _cnn('InceptionV3'), (1, 3, 299, 299)),
 }
 
 
