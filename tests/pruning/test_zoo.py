@@ -42,6 +42,7 @@ CASES = {
     'swin_functional_num_heads': (zoo.FunctionalSwin, IMG, False),
     'maxvit_block_grid': (zoo.MaxViTNet, IMG, False),
     'head_dim_not_hidden_over_heads': (zoo.HeadDimLM, 'ids', False),
+    'geglu_fused_gate_up': (lambda: zoo.HeadDimLM(act='gelu'), 'ids', False),
     'gpt2_conv1d': (zoo.GPT2Like, 'ids', False),
     'bert_encoder_pooler': (zoo.BertLike, 'ids', False),
     'untraceable_size': (zoo.UntraceableSize, (2, 16), True),

@@ -30,21 +30,24 @@ class HeadDimAttention(nn.Module):
 
 
 class FusedSwiGLU(nn.Module):
-    def __init__(self, hidden: int, inner: int) -> None:
+    """Fused gate/up projection; SwiGLU (``act='silu'``) or GeGLU (``act='gelu'``)."""
+
+    def __init__(self, hidden: int, inner: int, act: str = 'silu') -> None:
         super().__init__()
+        self.act = F.silu if act == 'silu' else F.gelu
         self.gate_up_proj = nn.Linear(hidden, 2 * inner, bias=False)
         self.down_proj = nn.Linear(inner, hidden, bias=False)
 
     def forward(self, x: Tensor) -> Tensor:
         gate, up = self.gate_up_proj(x).chunk(2, dim=-1)
-        return self.down_proj(F.silu(gate) * up)
+        return self.down_proj(self.act(gate) * up)
 
 
 class HeadDimLM(nn.Module):
     """hidden 32, 4 heads of 12 (q/k/v 48 wide), tied input/output embeddings."""
 
     def __init__(self, vocab: int = 96, hidden: int = 32, heads: int = 4, head_dim: int = 12,
-                 inner: int = 40, layers: int = 2, max_len: int = 16) -> None:
+                 inner: int = 40, layers: int = 2, max_len: int = 16, act: str = 'silu') -> None:
         super().__init__()
         self.embed = nn.Embedding(vocab, hidden)
         self.pos = nn.Embedding(max_len, hidden)
@@ -52,7 +55,7 @@ class HeadDimLM(nn.Module):
         for _ in range(layers):
             self.blocks.append(nn.ModuleDict({
                 'ln1': RMSNorm(hidden), 'attn': HeadDimAttention(hidden, heads, head_dim),
-                'ln2': RMSNorm(hidden), 'mlp': FusedSwiGLU(hidden, inner)}))
+                'ln2': RMSNorm(hidden), 'mlp': FusedSwiGLU(hidden, inner, act)}))
         self.norm = RMSNorm(hidden)
         self.lm_head = nn.Linear(hidden, vocab, bias=False)
         self.lm_head.weight = self.embed.weight
