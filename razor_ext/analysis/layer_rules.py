@@ -37,6 +37,35 @@ class LayerRules:
         res += [la[-2], lb[-1]]
         self.set(out, res)
 
+    def _einsum(self, args, kwargs, out, where, module):
+        """``einsum('bghid,bghjd->bghij', q, k)``: a letter shared by operands is one dim (its
+        labels unified, contracted or kept); a letter of the output keeps its labels."""
+        eq = args[0]
+        ops = list(args[1]) if len(args) == 2 and isinstance(args[1], (list, tuple)) \
+            else list(args[1:])
+        if not isinstance(eq, str) or '.' in eq or not isinstance(out, Tensor) \
+                or not all(isinstance(t, Tensor) for t in ops):
+            return False
+        eq = eq.replace(' ', '')
+        lhs, _, rhs = eq.partition('->')
+        terms = lhs.split(',')
+        if not rhs and '->' not in eq:
+            rhs = ''.join(sorted(c for c in set(lhs) - {','} if lhs.count(c) == 1))
+        if len(terms) != len(ops) or any(len(s) != t.dim() for s, t in zip(terms, ops)) \
+                or len(rhs) != out.dim():
+            return False
+        letter: dict[str, object] = {}
+        for s, t in zip(terms, ops):
+            lab = self.labels(t, module)
+            for c, lb, size in zip(s, lab, t.shape):
+                if size == 1:
+                    continue  # broadcast
+                if c not in letter:
+                    letter[c] = lb
+                else:
+                    letter[c] = self.unify(letter[c], lb, f'op {where} (dim {c})')
+        self.set(out, [letter.get(c) if out.shape[i] > 1 else None for i, c in enumerate(rhs)])
+
     def _addmm(self, args, kwargs, out, where, module):
         """``addmm(bias, x, w)``: a linear layer whose weight is stored ``[in, out]`` (GPT-2's
         ``Conv1D``), or a plain product plus a broadcast term."""

@@ -154,3 +154,24 @@ def test_traced_attribute_changes_replay_through_load_pruned(tmp_path):
     fresh = load_pruned(zoo.HiddenDimViT().eval(), tmp_path / 'p.pt')
     assert fresh.hidden_dim == 24
     torch.testing.assert_close(fresh(IMG), p(IMG), rtol=0, atol=0)
+
+
+def test_einsum_couples_shared_letters_and_contracts_channels():
+    class Head(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = nn.Linear(8, 16), nn.Linear(16, 4)
+
+        def forward(self, x):
+            h = torch.relu(self.a(x))
+            return torch.einsum('nc,oc->no', h, self.b.weight) + self.b.bias
+
+    model, x = Head(), torch.randn(3, 8)
+    p = prune(model, x, 0.5)
+    assert p.a.out_features == 8 and p.b.weight.shape == (4, 8)
+    # equal to the original with the removed hidden channels zeroed
+    kept = {tuple(r) for r in p.a.weight.tolist()}
+    drop = [i for i, r in enumerate(model.a.weight.tolist()) if tuple(r) not in kept]
+    with torch.no_grad():
+        model.b.weight[:, drop] = 0
+        torch.testing.assert_close(p(x), model(x))

@@ -140,8 +140,11 @@ class RelPosAttention(nn.Module):
                    for t in (q, k, v))
         bias = self.relative_position_bias_table[self.relative_position_index]
         bias = bias.view(self.max_seq_len, self.max_seq_len, -1).permute(2, 0, 1).unsqueeze(0)
-        attn = (q @ (k * self.scale_factor).transpose(-2, -1) + bias).softmax(-1)
-        out = (attn @ v).permute(0, 1, 3, 2, 4).reshape(b, g, p, self.n_heads * self.head_dim)
+        # torchvision writes these products with einsum
+        dots = torch.einsum('B G H I D, B G H J D -> B G H I J', q, k * self.scale_factor)
+        attn = (dots + bias).softmax(-1)
+        out = torch.einsum('B G H I J, B G H J D -> B G H I D', attn, v)
+        out = out.permute(0, 1, 3, 2, 4).reshape(b, g, p, self.n_heads * self.head_dim)
         return self.merge(out)
 
 
