@@ -92,8 +92,13 @@ class SizeRules:
         if self.model is None or not args or not isinstance(args[0], Tensor):
             return
         x = args[0]
-        lab = self.labels(x, module)
         values = self._reads.setdefault(self.where_module(module), set())
+        if id(x) in self.names:
+            # A parameter's or buffer's own size (``self.weight.shape[0]``): it follows pruning.
+            # Reading it must not create (or, for a buffer, block) its atoms.
+            values.update(int(s) for s in x.shape if s > 1)
+            return
+        lab = self.labels(x, module)
         if isinstance(out, int) and not isinstance(out, bool):
             d = args[1] if len(args) > 1 else None
             if isinstance(d, int) and -x.dim() <= d < x.dim() and lab[d] is not None:
