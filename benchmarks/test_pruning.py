@@ -137,11 +137,20 @@ def densenet121():
     return DenseNet121()
 
 
+def _cnn(name: str):
+    from benchmarks import cnn_models
+    return getattr(cnn_models, name)()
+
+
 CNN_CASES = {
     'resnet50': (resnet50, (1, 3, 224, 224)),
     'resnet101': (lambda: ResNet((3, 4, 23, 3)), (1, 3, 224, 224)),
     'vit_b': (vit_b, (1, 3, 224, 224)),
     'densenet121': (densenet121, (1, 3, 224, 224)),
+    # issue 26: torchvision's layer sizes, written in benchmarks/cnn_models.py
+    'efficientnet_b0': (lambda: _cnn('efficientnet_b0'), (1, 3, 224, 224)),
+    'convnext_t': (lambda: _cnn('ConvNeXtT'), (1, 3, 224, 224)),
+    'inception_v3': (lambda: _cnn('InceptionV3'), (1, 3, 299, 299)),
 }
 
 
@@ -162,7 +171,7 @@ def test_prune_vs_torch_pruning(benchmark, name):
             lambda: build().eval(), x, lambda m: [m.head if hasattr(m, 'head') else m.fc])
     except pytest.skip.Exception:
         pass
-    med = round_robin(benchmark, f'prune 50% L2 {name} 224', roles)
+    med = round_robin(benchmark, f'prune 50% L2 {name} {shape[-1]}', roles)
     record(benchmark)
     if name == 'resnet50' and 'torch_pruning' in med and not benchmark.disabled:
         # Target: at most a third of Torch-Pruning's time (reported; shared CPU, see RESULTS.md).
@@ -189,6 +198,29 @@ def test_llm_decoder_8_layers_1024(benchmark):
     round_robin(benchmark, 'LLM 8x1024 prune 50% L2',
                 {'ours': lambda: razor_ext.prune(model, ids, ratio=0.5, importance='l2')})
     record(benchmark)
+
+
+def test_transformers_llama_1b_prune_vs_deepcopy(benchmark):
+    """A transformers Llama of about 1 B parameters (hidden 2048, 16 layers, vocab 32000,
+    random weights): analysis + 50% L2 prune against ``copy.deepcopy`` of the model."""
+    if not _enabled(benchmark):
+        pytest.skip('large model: runs with benchmarks enabled or RAZOR_EXT_FULL_TESTS=1')
+    T = pytest.importorskip('transformers')
+    import copy
+    torch.set_num_threads(2)
+    torch.manual_seed(0)
+    cfg = T.LlamaConfig(vocab_size=32000, hidden_size=2048, intermediate_size=5632,
+                        num_hidden_layers=16, num_attention_heads=32, num_key_value_heads=8)
+    model = T.LlamaForCausalLM(cfg).eval()
+    print(f'\n[llama] {sum(p.numel() for p in model.parameters()) / 1e9:.2f} B parameters')
+    ids = torch.randint(0, 32000, (1, 16))
+    med = round_robin(benchmark, 'transformers Llama ~1B prune 50% L2 vs deepcopy',
+                      {'ours': lambda: razor_ext.prune(model, ids, ratio=0.5, importance='l2'),
+                       'deepcopy': lambda: copy.deepcopy(model)}, rounds=min(ROUNDS, 2))
+    record(benchmark)
+    # Target (issue 26): less than a deepcopy. Reported, not asserted: both are memory bound
+    # and a shared CPU moves them apart (see RESULTS.md).
+    print(f'[llama ~1B] prune {med["ours"]:.2f} s vs deepcopy {med["deepcopy"]:.2f} s')
 
 
 def test_physical_removal_vs_copy_of_kept_bytes(benchmark):

@@ -13,6 +13,7 @@ from torch import Tensor, nn
 
 from razor_ext.analysis.atoms import AtomTable, Position, Resolved
 from razor_ext.analysis.propagation import Propagator
+from razor_ext.analysis.sizes import SizeBinding
 from razor_ext.analysis.unit import ChannelUnit
 from razor_ext.analysis.tracer import (FunctionRecorder, frozen_state,
                                        module_stack)
@@ -73,6 +74,7 @@ class Analysis:
     resolved: Resolved | None = None
     module_outputs: dict[str, list] = dataclasses.field(default_factory=dict)
     output_paths: list[tuple[str, tuple]] = dataclasses.field(default_factory=list)
+    size_bindings: list[SizeBinding] = dataclasses.field(default_factory=list)
 
     def final_of(self, atoms: np.ndarray) -> np.ndarray:
         """Final atoms of raw atoms (-1 stays -1)."""
@@ -150,7 +152,9 @@ class ChannelAnalyzer:
                 names.setdefault(id(b), n)
                 buffers.add(id(b))
         table = AtomTable()
-        prop = Propagator(names, buffers, table)
+        prop = Propagator(names, buffers, table, model)
+        if tracer == 'fx':
+            runner = _ScopedGraph(runner, prop.scope)
         with contextlib.ExitStack() as ctx:
             ctx.enter_context(frozen_state(model))
             module_outputs: dict[str, list] = {}
@@ -160,7 +164,6 @@ class ChannelAnalyzer:
                     module_outputs[name] = [(p, prop.labels(t)) for p, t in output_tensors(out)]
 
             stack = ctx.enter_context(module_stack(model, on_output))
-            entered: list[str] = []
             if fake:
                 args = tuple(a.to('meta') if isinstance(a, Tensor) else a for a in args)
                 kwargs = {k: v.to('meta') if isinstance(v, Tensor) else v
@@ -171,7 +174,7 @@ class ChannelAnalyzer:
                     out = runner(*args, **kwargs)
             except RuntimeError as exc:
                 if not fake and _looks_like_shape_error(exc):
-                    where = stack[-1] if stack else (entered[-1] if entered else 'the model')
+                    where = stack.failed or (stack[-1] if stack else 'the model')
                     raise _InputError(f'{describe_inputs(args, kwargs)} does not fit the model: '
                                       f'{where} raised {exc}') from exc
                 raise
@@ -186,7 +189,26 @@ class ChannelAnalyzer:
             name: [(p, tuple(None if lab is None else final(lab) for lab in labels))
                    for p, labels in outs] for name, outs in module_outputs.items()}
         analysis.output_paths = [(p, tuple(t.shape)) for p, t in outs]
+        analysis.size_bindings = prop.size_bindings
         return analysis
+
+
+class _ScopedGraph(torch.fx.Interpreter):
+    """Runs an fx graph node by node, telling ``scope[0]`` which module's code each node came
+    from (fx inlines non-leaf modules, so no module hook says it)."""
+
+    def __init__(self, gm: torch.fx.GraphModule, scope: list[str]) -> None:
+        super().__init__(gm)
+        self.scope = scope
+        self._scopes = {n: next(reversed(n.meta['nn_module_stack']))
+                        if n.meta.get('nn_module_stack') else '' for n in gm.graph.nodes}
+
+    def run_node(self, n: torch.fx.Node) -> Any:
+        self.scope[0] = self._scopes[n]
+        return super().run_node(n)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.run(*args)
 
 
 class _InputError(Exception):

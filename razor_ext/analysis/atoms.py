@@ -95,6 +95,14 @@ class AtomTable:
         np.minimum.at(rep, labels, np.arange(self.n))
         return rep[labels]
 
+    def _reason_of(self, comp: np.ndarray, axes: list[np.ndarray]) -> str:
+        """' (<reason>)' of the first block that holds one of ``axes``' atoms, or ''."""
+        want = np.unique(np.concatenate(axes)) if axes else np.zeros(0, np.int64)
+        for atoms, reason in self._blocks:
+            if np.isin(comp[atoms], want).any():
+                return f' ({reason})'
+        return ''
+
     def resolve(self) -> Resolved:
         """Merge, apply products (ownership), and collect the blocked final atoms."""
         extra_a: list[np.ndarray] = []
@@ -139,7 +147,9 @@ class AtomTable:
                 if unowned.size:
                     is_blocked[unowned] = True
                     blocked_atoms = np.concatenate([blocked_atoms, unowned])
-                    self._blocks.append((unowned, f'{p.where}: no axis of the reshape can be pruned'))
+                    why = self._reason_of(comp, [ax[~claimed] for ax in axes])
+                    self._blocks.append((unowned, f'{p.where}: no axis of the reshape can be '
+                                                  f'pruned{why}'))
             if keys:
                 key = np.concatenate(keys)
                 el = np.concatenate(elems)

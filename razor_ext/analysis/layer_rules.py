@@ -37,6 +37,56 @@ class LayerRules:
         res += [la[-2], lb[-1]]
         self.set(out, res)
 
+    def _einsum(self, args, kwargs, out, where, module):
+        """``einsum('bghid,bghjd->bghij', q, k)``: a letter shared by operands is one dim (its
+        labels unified, contracted or kept); a letter of the output keeps its labels."""
+        eq = args[0]
+        ops = list(args[1]) if len(args) == 2 and isinstance(args[1], (list, tuple)) \
+            else list(args[1:])
+        if not isinstance(eq, str) or '.' in eq or not isinstance(out, Tensor) \
+                or not all(isinstance(t, Tensor) for t in ops):
+            return False
+        eq = eq.replace(' ', '')
+        lhs, _, rhs = eq.partition('->')
+        terms = lhs.split(',')
+        if not rhs and '->' not in eq:
+            rhs = ''.join(sorted(c for c in set(lhs) - {','} if lhs.count(c) == 1))
+        if len(terms) != len(ops) or any(len(s) != t.dim() for s, t in zip(terms, ops)) \
+                or len(rhs) != out.dim():
+            return False
+        letter: dict[str, object] = {}
+        for s, t in zip(terms, ops):
+            lab = self.labels(t, module)
+            for c, lb, size in zip(s, lab, t.shape):
+                if size == 1:
+                    continue  # broadcast
+                if c not in letter:
+                    letter[c] = lb
+                else:
+                    letter[c] = self.unify(letter[c], lb, f'op {where} (dim {c})')
+        self.set(out, [letter.get(c) if out.shape[i] > 1 else None for i, c in enumerate(rhs)])
+
+    def _addmm(self, args, kwargs, out, where, module):
+        """``addmm(bias, x, w)``: a linear layer whose weight is stored ``[in, out]`` (GPT-2's
+        ``Conv1D``), or a plain product plus a broadcast term."""
+        bias, a, b = args[0], args[1], args[2]
+        if kwargs.get('beta', 1) != 1 or kwargs.get('alpha', 1) != 1 or len(args) > 3 \
+                or a.dim() != 2 or b.dim() != 2:
+            return False
+        la = self.labels(a, module)
+        if id(b) in self.names:
+            lin, lout = self.state_atoms(b, 0, 'in', module), self.state_atoms(b, 1, 'out', module)
+        else:
+            lin, lout = self.labels(b, module)
+        self.unify(la[1], lin, f'op {where}')
+        if isinstance(bias, Tensor) and bias.dim() >= 1 and bias.shape[-1] == out.shape[-1] > 1:
+            lb = self.state_atoms(bias, bias.dim() - 1, 'out', module) if id(bias) in self.names \
+                else self.labels(bias, module)[-1]
+            lout = self.unify(lout, lb, f'op {where}')
+        if isinstance(bias, Tensor) and bias.dim() == 2 and bias.shape[0] > 1:
+            self.block_tensor(bias, f'op {where}: a 2-D term added to the product')
+        self.set(out, [la[0], lout])
+
     def _linear(self, args, kwargs, out, where, module):
         x, w = args[0], args[1] if len(args) > 1 else kwargs['weight']
         b = args[2] if len(args) > 2 else kwargs.get('bias')

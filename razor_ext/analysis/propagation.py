@@ -17,6 +17,7 @@ from torch import Tensor
 from razor_ext.analysis.atoms import AtomTable, Position
 from razor_ext.analysis.layer_rules import LayerRules
 from razor_ext.analysis.shape_rules import Labels, ShapeRules, norm_dim
+from razor_ext.analysis.sizes import SizeRules
 
 _UNARY = {
     'relu', 'relu_', 'relu6', 'gelu', 'silu', 'silu_', 'sigmoid', 'sigmoid_', 'tanh', 'tanh_',
@@ -64,16 +65,18 @@ def _tensors(obj: Any) -> list[Tensor]:
     return []
 
 
-class Propagator(ShapeRules, LayerRules):
+class Propagator(ShapeRules, LayerRules, SizeRules):
     """Holds the labels of the tensors of one forward and applies the op rules to them."""
 
-    def __init__(self, names: dict[int, str], buffers: set[int], table: AtomTable) -> None:
+    def __init__(self, names: dict[int, str], buffers: set[int], table: AtomTable,
+                 model: Any = None) -> None:
         self.names = names            # id(param or buffer) -> state-dict name
         self.buffers = buffers        # ids of buffers (fixed tables unless a known op uses them)
         self.table = table
         self._labels: dict[int, tuple[Tensor, Labels]] = {}
         self._param_dims: dict[tuple[int, int], np.ndarray] = {}
         self.ops_seen = 0
+        self.init_sizes(model)  # model None: size attributes are not looked for
 
     # ------------------------------------------------------------------ labels
     def state_atoms(self, t: Tensor, dim: int, role: str, module: str) -> np.ndarray:
@@ -142,12 +145,14 @@ class Propagator(ShapeRules, LayerRules):
     def handle(self, func, args: tuple, kwargs: dict, out: Any, module: str) -> None:
         name = getattr(func, '__name__', '') or ''
         if name in _IGNORED:
+            if name in ('size', '__get__') and self.model is not None:
+                self.record_read(name, args, out, module)
             return
         ins = _tensors(args) + _tensors(kwargs)
         if not any(self.has_labels(t) for t in ins):
             return
         self.ops_seen += 1
-        where = f"{name} in {module or 'the top-level forward'}"
+        where = f"{name} in {self.where_module(module) or 'the top-level forward'}"
         rule = _RULES.get(name)
         if rule is None:
             if name in _UNARY or name in _BINARY:
@@ -161,6 +166,7 @@ class Propagator(ShapeRules, LayerRules):
         if rule is not None:
             try:
                 if rule(self, args, kwargs, out, where, module) is not False:
+                    self.bind_sizes(name, args, kwargs, out, where, module)
                     return
             except (IndexError, ValueError, TypeError, AssertionError, AttributeError) as exc:
                 where = f'{where} ({type(exc).__name__}: {exc})'
@@ -236,7 +242,9 @@ _RULES = {
     'chunk': Propagator._split, 'tensor_split': Propagator._split, 'unbind': Propagator._split,
     'split_with_sizes': Propagator._split, '__getitem__': Propagator._getitem,
     'matmul': Propagator._matmul, '__matmul__': Propagator._matmul, 'bmm': Propagator._matmul,
-    'mm': Propagator._matmul, 'linear': Propagator._linear, 'conv1d': Propagator._conv,
+    'mm': Propagator._matmul, 'addmm': Propagator._addmm, 'einsum': Propagator._einsum,
+    'linear': Propagator._linear,
+    'conv1d': Propagator._conv,
     'conv2d': Propagator._conv, 'conv3d': Propagator._conv,
     'conv_transpose1d': Propagator._conv_transpose, 'conv_transpose2d': Propagator._conv_transpose,
     'conv_transpose3d': Propagator._conv_transpose, 'batch_norm': Propagator._batch_norm,

@@ -7,6 +7,7 @@ dataclass outputs work; like autograd, it follows the one path actually taken).
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -186,14 +187,22 @@ def _meta_args(obj: Any) -> Any:
     return obj
 
 
+class ModuleStack(list):
+    """Names of the running modules, innermost last; ``failed``: the innermost module that
+    raised, or None."""
+
+    failed: str | None = None
+
+
 @contextlib.contextmanager
 def module_stack(model: nn.Module, on_output: Callable[[str, Any], None] | None = None
                  ) -> Iterator[list[str]]:
     """Yield a list kept equal to the names of the modules of ``model`` now running (innermost
     last), through forward hooks that are removed on exit; ``on_output(name, output)`` is called
-    when a module returns."""
+    when a module returns. If the forward raises, ``stack.failed`` names the innermost module
+    that raised (the list itself is empty again by then: the hooks unwind with the exception)."""
     names = {id(m): n for n, m in model.named_modules()}
-    stack: list[str] = []
+    stack = ModuleStack()
     handles = []
 
     def pre(module, args):
@@ -205,6 +214,9 @@ def module_stack(model: nn.Module, on_output: Callable[[str, Any], None] | None 
         name = names.get(id(module))
         if name is not None and stack:
             stack.pop()
+            if out is None and stack.failed is None and sys.exc_info()[0] is not None:
+                stack.failed = name  # always_call hooks run while the exception unwinds
+                return
             if on_output is not None:
                 on_output(name, out)
 

@@ -14,7 +14,23 @@ from razor_ext.analysis.tracer import FunctionRecorder, frozen_state, module_sta
 
 
 class PruningCheckError(RuntimeError):
-    """The pruned model does not run, or its shapes differ from the original's structure."""
+    """The pruned model does not run, or its shapes differ from the original's structure.
+
+    ``module``: qualified name of the first module whose output differs from the plan or that
+    raised (``''``: the model's own forward; None: only the final output differs)."""
+
+    def __init__(self, message: str, module: str | None = None) -> None:
+        super().__init__(message)
+        self.module = module
+
+
+def describe(model: nn.Module, name: str) -> str:
+    """``'blocks.0.attn' (Attention)``, or ``the top-level forward (ViT)`` for ``''``."""
+    try:
+        cls = type(model.get_submodule(name)).__name__
+    except AttributeError:
+        cls = '?'
+    return f'{name!r} ({cls})' if name else f'the top-level forward ({cls})'
 
 
 def _predicted(labels: tuple, shape: tuple, removed: np.ndarray) -> tuple:
@@ -46,32 +62,56 @@ def run_shapes(model: nn.Module, example_inputs: Any, meta: bool) -> tuple[list,
         try:
             out = model(*args, **kwargs)
         except Exception as exc:
-            where = stack[-1] if stack else 'the top-level forward'
-            raise PruningCheckError(f'the pruned model fails in module {where!r}: '
-                                    f'{type(exc).__name__}: {exc}') from exc
+            where = stack.failed if stack.failed is not None else (stack[-1] if stack else '')
+            err = PruningCheckError(f'the pruned model fails in module {describe(model, where)}: '
+                                    f'{type(exc).__name__}: {exc}', where)
+            err.seen = list(seen.items())
+            raise err from exc
     return list(seen.items()), out, ''
 
 
-def check_pruned(pruned: nn.Module, example_inputs: Any, analysis: Analysis,
-                 removed: np.ndarray) -> None:
-    """Raise :class:`PruningCheckError` naming the first module whose output shape differs from
-    the plan's prediction, or the output whose structure or shape differs from the original's."""
-    try:
-        modules, out, _ = run_shapes(pruned, example_inputs, meta=True)
-    except PruningCheckError:
-        modules, out, _ = run_shapes(pruned, example_inputs, meta=False)
+def _first_mismatch(pruned: nn.Module, modules: list, analysis: Analysis, removed: np.ndarray,
+                    then: str = '') -> None:
     for name, shapes in modules:
         expected = analysis.module_outputs.get(name)
         if expected is None:
             continue
         if len(expected) != len(shapes):
-            raise PruningCheckError(f'module {name!r} of the pruned model returns {len(shapes)} '
-                                    f'tensors, the original {len(expected)}')
+            raise PruningCheckError(f'module {describe(pruned, name)} of the pruned model returns '
+                                    f'{len(shapes)} tensors, the original {len(expected)}{then}',
+                                    name)
         for (path, labels), (_, shape) in zip(expected, shapes):
             want = _predicted(labels, shape, removed) if len(labels) == len(shape) else None
             if want != shape:
-                raise PruningCheckError(f'module {name!r} of the pruned model gives {path} of shape '
-                                        f'{shape}, the pruning plan expects {want}')
+                raise PruningCheckError(f'module {describe(pruned, name)} of the pruned model '
+                                        f'gives {path} of shape {shape}, the pruning plan '
+                                        f'expects {want}{then}', name)
+
+
+def check_pruned(pruned: nn.Module, example_inputs: Any, analysis: Analysis,
+                 removed: np.ndarray) -> None:
+    """Raise :class:`PruningCheckError` naming the first module (qualified name and class)
+    whose output shape differs from the plan's prediction, else the module that raised, or the
+    output whose structure or shape differs from the original's.
+
+    ``removed``: ``(num final atoms,)`` bool, the atoms the plan removes.
+
+    Example:
+        >>> check_pruned(pruned, x, analysis, removed)  # doctest: +SKIP
+        PruningCheckError: module 'blocks.0.attn' (Attention) of the pruned model gives ...
+    """
+    try:
+        modules, out, _ = run_shapes(pruned, example_inputs, meta=True)
+    except PruningCheckError:
+        try:
+            modules, out, _ = run_shapes(pruned, example_inputs, meta=False)
+        except PruningCheckError as exc:
+            # A module whose output already disagreed is where it went wrong, not the one
+            # that raised later.
+            _first_mismatch(pruned, getattr(exc, 'seen', []), analysis, removed,
+                            f' (then {exc})')
+            raise
+    _first_mismatch(pruned, modules, analysis, removed)
     got = [(p, tuple(t.shape)) for p, t in output_tensors(out)]
     if [p for p, _ in got] != [p for p, _ in analysis.output_paths]:
         raise PruningCheckError(f'the pruned model returns {[p for p, _ in got]}, the original '

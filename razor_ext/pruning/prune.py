@@ -13,12 +13,15 @@ import torch
 from torch import nn
 
 from razor_ext.analysis import Analysis, ChannelAnalyzer, ChannelUnit
-from razor_ext.pruning.check import check_pruned
+from razor_ext.pruning.analyze import AnalysisReport
+from razor_ext.pruning.check import PruningCheckError, check_pruned
+from razor_ext.pruning.fallback import involved_units, keep_whole, peers, size_changes
 from razor_ext.pruning.importance import atom_importance
-from razor_ext.pruning.removal import gather_state, update_attributes
+from razor_ext.pruning.removal import gather_state, out_widths, update_attributes
 
 RECIPE_ATTR = '_razor_pruning_recipe'
 RECIPE_FORMAT = 'razor_ext.pruning/1'
+REPORT_ATTR = 'pruning_report'  # the AnalysisReport of the units pruned and kept (and why)
 
 
 def check_ratio(ratio: Any, name: str = 'ratio') -> float:
@@ -113,11 +116,12 @@ def removal_plan(analysis: Analysis, removed: np.ndarray) -> dict[str, list[tupl
     return plan
 
 
-def apply_plan(model: nn.Module, plan: dict) -> dict:
-    """Prune ``model`` in place by ``plan``; returns the JSON-able recipe that replays it."""
-    old_out = {n: m.out_features for n, m in model.named_modules() if isinstance(m, nn.Linear)}
+def apply_plan(model: nn.Module, plan: dict, traced: list | tuple = ()) -> dict:
+    """Prune ``model`` in place by ``plan`` (and set the ``traced`` size attribute changes);
+    returns the JSON-able recipe that replays it."""
+    old_out = out_widths(model)
     gather_state(model, plan)
-    changes = update_attributes(model, old_out)
+    changes = update_attributes(model, old_out, traced)
     recipe = {'format': RECIPE_FORMAT,
               'tensors': {k: [[int(d), keep.tolist()] for d, keep in v] for k, v in plan.items()},
               'attributes': [[p, a, list(v) if isinstance(v, tuple) else v] for p, a, v in changes]}
@@ -181,7 +185,7 @@ def prune(model: nn.Module, example_inputs: Any, ratio: float = 0.5,
           importance: str | Callable = 'l1', global_pruning: bool = False,
           ignored: Iterable[Any] = (), round_to: int = 1, target_flops: float | None = None,
           *, tracer: str = 'auto', loss_fn: Callable | None = None,
-          check: bool = True) -> nn.Module:
+          check: bool = True, uniform: bool = False) -> nn.Module:
     """Return a copy of ``model`` with channels physically removed; ``model`` is untouched.
 
     Args:
@@ -196,10 +200,17 @@ def prune(model: nn.Module, example_inputs: Any, ratio: float = 0.5,
             then found by bisection and the given one ignored).
         tracer: 'auto' | 'fx' | 'autograd' (see ChannelAnalyzer).
         loss_fn: ``output -> scalar loss`` for Taylor importance.
-        check: run the pruned model and compare shapes with the plan (recommended).
+        uniform: every layer keeps the same number of heads, KV groups and MLP channels
+            (per-unit selection; a unit kept whole keeps its peers in the other layers whole),
+            so a Hugging Face model's ``config`` can carry the new sizes and the result saves
+            with ``save_pretrained`` and loads with plain ``from_pretrained``.
+        check: run the pruned model and compare shapes with the plan (recommended). If it
+            fails, the units of the module where shapes first disagree are kept whole and the
+            rest pruned again, until it passes; it raises only when nothing can be pruned.
 
     Returns:
-        the pruned model; its recipe (for :func:`razor_ext.pruning.save_pruned`) rides along.
+        the pruned model; its recipe (for :func:`razor_ext.pruning.save_pruned`) rides along,
+        and ``pruned.pruning_report.report()`` lists the units pruned and those kept, and why.
 
     Example:
         >>> import torch, razor_ext
@@ -215,6 +226,9 @@ def prune(model: nn.Module, example_inputs: Any, ratio: float = 0.5,
     if target_flops is not None and not (isinstance(target_flops, (int, float))
                                          and 0 < target_flops <= 1):
         raise ValueError(f'target_flops must be a fraction in (0, 1], got {target_flops!r}')
+    if uniform and global_pruning:
+        raise ValueError('uniform=True keeps every layer\'s counts equal; global_pruning=True '
+                         'lets them differ: pass one of them')
     analysis = ChannelAnalyzer(tracer).run(model, example_inputs)
     apply_ignored(analysis.units, resolve_ignored(model, ignored))
     scores = atom_importance(analysis, model, importance, example_inputs, loss_fn)
@@ -223,12 +237,12 @@ def prune(model: nn.Module, example_inputs: Any, ratio: float = 0.5,
         removed = select_removed(analysis.units, scores, r, global_pruning, round_to)
         plan = removal_plan(analysis, removed)
         pruned = copy_without(model, plan)
-        apply_plan(pruned, plan)
+        apply_plan(pruned, plan, size_changes(model, analysis, removed))
         return pruned, removed
 
-    if target_flops is None:
-        pruned, removed = build(ratio)
-    else:
+    def search() -> tuple[nn.Module, np.ndarray]:
+        if target_flops is None:
+            return build(ratio)
         base = flops_of(model, example_inputs)
         lo, hi = 0.0, 0.95
         pruned, removed = build(hi)
@@ -239,8 +253,26 @@ def prune(model: nn.Module, example_inputs: Any, ratio: float = 0.5,
                 hi, pruned, removed = mid, cand, cand_removed
             else:
                 lo = mid
-    if check:
-        check_pruned(pruned, example_inputs, analysis, _mask(analysis, removed))
+        return pruned, removed
+
+    while True:
+        pruned, removed = search()
+        if not check or removed.size == 0:
+            break
+        try:
+            check_pruned(pruned, example_inputs, analysis, _mask(analysis, removed))
+            break
+        except PruningCheckError as exc:
+            # Keep whole what the failing module holds, prune the rest, and try again.
+            involved = involved_units(analysis, removed, exc)
+            if not involved:
+                raise
+            if uniform:
+                involved = peers(involved, analysis.units)
+            keep_whole(involved, exc)
+            if not any(u.prunable for u in analysis.units):
+                raise PruningCheckError(f'nothing can be pruned: {exc}', exc.module) from exc
+    setattr(pruned, REPORT_ATTR, AnalysisReport(analysis))
     return pruned
 
 

@@ -122,6 +122,10 @@ def _layer_changes(name: str, m: nn.Module) -> list[AttrChange]:
         put('num_channels', m.weight.shape[0])
     elif isinstance(m, nn.Embedding):
         put('embedding_dim', m.weight.shape[1])
+    elif _is_conv1d(m):
+        # GPT-2's Conv1D: a linear layer whose weight is stored [in, out]
+        put('nx', m.weight.shape[0])
+        put('nf', m.weight.shape[1])
     elif isinstance(m, nn.MultiheadAttention):
         # Whole heads go (head_dim stays); embed_dim is the query / output width.
         put('embed_dim', m.out_proj.weight.shape[0])
@@ -130,6 +134,18 @@ def _layer_changes(name: str, m: nn.Module) -> list[AttrChange]:
         put('kdim', (m.in_proj_weight if packed else m.k_proj_weight).shape[1])
         put('vdim', (m.in_proj_weight if packed else m.v_proj_weight).shape[1])
     return out
+
+
+def _is_conv1d(m: nn.Module) -> bool:
+    w = getattr(m, 'weight', None)
+    return (isinstance(getattr(m, 'nf', None), int) and isinstance(getattr(m, 'nx', None), int)
+            and isinstance(w, Tensor) and w.dim() == 2)
+
+
+def out_widths(model: nn.Module) -> dict[str, int]:
+    """Output width of every linear layer (``nn.Linear`` and GPT-2-style ``Conv1D``)."""
+    return {n: m.out_features if isinstance(m, nn.Linear) else m.weight.shape[1]
+            for n, m in model.named_modules() if isinstance(m, nn.Linear) or _is_conv1d(m)}
 
 
 def _heads_changes(name: str, m: nn.Module, old_out: dict[str, int]) -> list[AttrChange]:
@@ -143,18 +159,22 @@ def _heads_changes(name: str, m: nn.Module, old_out: dict[str, int]) -> list[Att
             for child in children:
                 full = f'{name}.{child}' if name else child
                 lin = getattr(m, child, None)
-                if isinstance(lin, nn.Linear) and full in old_out:
-                    new = value * lin.out_features // old_out[full]
+                if isinstance(lin, nn.Module) and full in old_out:
+                    width = lin.out_features if isinstance(lin, nn.Linear) else lin.weight.shape[1]
+                    new = value * width // old_out[full]
                     if new != value:
                         out.append((name, attr, new))
                     break
     return out
 
 
-def update_attributes(model: nn.Module, old_out: dict[str, int]) -> list[AttrChange]:
+def update_attributes(model: nn.Module, old_out: dict[str, int],
+                      traced: Sequence[AttrChange] = ()) -> list[AttrChange]:
     """Set the size attributes of every module to its new weights; returns the changes made.
 
-    ``old_out``: ``out_features`` of every Linear before pruning (to scale head counts).
+    ``old_out``: :func:`out_widths` before pruning (to scale head counts);
+    ``traced``: the changes of the size attributes the channel analysis bound to pruned dims
+    (applied last: the trace saw the model's code read them).
     """
     changes: list[AttrChange] = []
     for name, m in model.named_modules():
@@ -167,8 +187,28 @@ def update_attributes(model: nn.Module, old_out: dict[str, int]) -> list[AttrCha
     changes += heads
     config = _config_changes(model, heads, changes)
     apply_changes(model, config)
+    apply_changes(model, traced)
     adapt_attention(model)
-    return changes + config
+    return changes + config + list(traced)
+
+
+def _width_head_counts(model: nn.Module) -> dict[str, set]:
+    """Head counts of every attention module that keeps ``head_dim`` as an attribute but no head
+    count (Hugging Face attention reshapes with -1), from its q / k projection widths."""
+    out: dict[str, set] = {}
+    widths = out_widths(model)
+    for name, m in model.named_modules():
+        hd = getattr(m, 'head_dim', None)
+        if not isinstance(hd, int) or isinstance(hd, bool) or hd <= 0:
+            continue
+        for key, children in (('num_attention_heads', _Q_NAMES), ('num_key_value_heads',
+                                                                   _K_NAMES)):
+            for child in children:
+                full = f'{name}.{child}' if name else child
+                if full in widths and child not in ('qkv', 'c_attn', 'in_proj', 'kv'):
+                    out.setdefault(key, set()).add(widths[full] // hd)
+                    break
+    return out
 
 
 def _config_changes(model: nn.Module, heads: list[AttrChange],
@@ -176,21 +216,22 @@ def _config_changes(model: nn.Module, heads: list[AttrChange],
     cfg = getattr(model, 'config', None)
     if cfg is None or isinstance(cfg, (dict, nn.Module)):
         return []
-    wanted: dict[str, set] = {}
+    wanted: dict[str, set] = _width_head_counts(model)
     for _, attr, value in heads:
         key = 'num_key_value_heads' if attr in _KV_ATTRS else 'num_attention_heads'
         wanted.setdefault(key, set()).add(value)
     for path, attr, value in layers:
         if attr == 'embedding_dim':
             wanted.setdefault('hidden_size', set()).add(value)
-        if attr == 'out_features' and path.rsplit('.', 1)[-1] in ('up_proj', 'gate_proj', 'w1', 'fc1'):
+        if attr in ('out_features', 'nf') and (path.rsplit('.', 1)[-1] in (
+                'up_proj', 'gate_proj', 'w1', 'fc1', 'c_fc') or path.endswith('intermediate.dense')):
             wanted.setdefault('intermediate_size', set()).add(value)
     out = []
     for key, values in wanted.items():
         aliases = {'num_attention_heads': ('num_attention_heads', 'num_heads', 'n_heads'),
                    'num_key_value_heads': ('num_key_value_heads', 'n_kv_heads'),
                    'hidden_size': ('hidden_size', 'dim', 'n_embd'),
-                   'intermediate_size': ('intermediate_size',)}[key]
+                   'intermediate_size': ('intermediate_size', 'n_inner', 'ffn_dim')}[key]
         for alias in aliases:
             if hasattr(cfg, alias) and len(values) == 1:
                 # Per-layer sizes that differ cannot be one config value; layers keep theirs.

@@ -66,13 +66,38 @@ def test_impossible_constraint_raises_after_cap():
     assert m.set_calls <= 51  # stopped at the cap (estimator sets choices per attempt)
 
 
-def test_exhausted_space_raises_instead_of_looping():
+def test_exhausted_space_ends_early_with_the_best():
     # 4 ** 6 subnets but only those with all zeros except layer0 fit: 4 subnets for 5 slots.
-    with pytest.raises(SearchConstraintError):
-        evolution_search(FakeMutator(), score, constraints=dict(flops=(0, 0)),
-                         estimator=lambda m: {'flops': sum(list(m.current_choices.values())[1:])},
-                         num_candidates=5, top_k=2, num_mutation=0, num_crossover=0,
-                         max_sample_attempts=2000)
+    res = evolution_search(FakeMutator(), score, constraints=dict(flops=(0, 0)),
+                           estimator=lambda m: {'flops': sum(list(m.current_choices.values())[1:])},
+                           num_candidates=5, top_k=2, num_mutation=0, num_crossover=0,
+                           max_sample_attempts=20000, max_epochs=4)
+    assert len(res.candidates) == 4 and res.epochs == 1
+    assert res.best_score == max(c.score for c in res.candidates)
+
+
+class _Small:
+    """27 subnets: three choices of three."""
+
+    def __init__(self) -> None:
+        self.current_choices = {'a': 0, 'b': 0, 'c': 0}
+
+    def sample_choices(self):
+        import random
+        return {k: random.randrange(3) for k in 'abc'}
+
+    def set_choices(self, c):
+        self.current_choices = dict(c)
+
+
+def test_space_smaller_than_budget_scores_every_subnet_once_and_ends():
+    m = _Small()
+    evaluate = lambda mm: float(sum(v * (i + 1) for i, v in enumerate(mm.current_choices.values())))
+    res = evolution_search(m, evaluate, num_candidates=8, top_k=2, num_mutation=2,
+                           num_crossover=2, max_epochs=4, max_sample_attempts=500)
+    assert len(res.candidates) == 27
+    assert res.best_choices == {'a': 2, 'b': 2, 'c': 2} and res.best_score == 12.0
+    assert res.epochs == 4  # 8 + 8 + 8 + 3: the last epoch takes what is left
 
 
 @pytest.mark.parametrize('kwargs, match', [

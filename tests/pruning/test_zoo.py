@@ -37,6 +37,15 @@ CASES = {
     'torch_transformer_encoder': (zoo.TorchEncoderNet, IMG, False),
     'llm_untied': (lambda: zoo.TinyLlama(zoo.TinyLlamaConfig()), 'ids', False),
     'llm_tied': (lambda: zoo.TinyLlama(zoo.TinyLlamaConfig(tie_word_embeddings=True)), 'ids', False),
+    # forwards that read sizes from attributes (issue 26)
+    'vit_hidden_dim_attr': (zoo.HiddenDimViT, IMG, False),
+    'swin_functional_num_heads': (zoo.FunctionalSwin, IMG, False),
+    'maxvit_block_grid': (zoo.MaxViTNet, IMG, False),
+    'head_dim_not_hidden_over_heads': (zoo.HeadDimLM, 'ids', False),
+    'geglu_fused_gate_up': (lambda: zoo.HeadDimLM(act='gelu'), 'ids', False),
+    'gpt2_conv1d': (zoo.GPT2Like, 'ids', False),
+    'bert_encoder_pooler': (zoo.BertLike, 'ids', False),
+    'untraceable_size': (zoo.UntraceableSize, (2, 16), True),
 }
 
 

@@ -122,6 +122,7 @@ class _Search:
         self.top_k: list[Candidate] = []
         self.evaluated: dict[Hashable, Candidate] = {}  # insertion order = evaluation order
         self.resource_cache: dict[Hashable, Resources] = {}
+        self.exhausted = False  # the space holds no subnet not yet scored
 
     # -------------------------------------------------------------- sampling
     def _sample(self) -> Choices:
@@ -154,19 +155,31 @@ class _Search:
     def _new(self, choices: Choices, taken: set[Hashable]) -> bool:
         return _key(choices) not in taken and self._valid(choices)
 
-    def _random_candidate(self, taken: set[Hashable]) -> Choices:
+    def _random_candidate(self, taken: set[Hashable]) -> Choices | None:
+        """A new valid subnet; None when ``max_sample_attempts`` draws found none but valid
+        subnets are known (``taken``): the space, or the part the constraints allow, is
+        exhausted. Raises only when no subnet at all meets the constraints."""
         cap = self.opts['max_sample_attempts']
+        fresh = False
         for _ in range(cap):
             choices = self._sample()
-            if self._new(choices, taken):
+            if _key(choices) in taken:
+                continue
+            fresh = True
+            if self._valid(choices):
                 return choices
+        if not fresh or taken:
+            return None
         seen = list(self.resource_cache.values())
         ranges = {k: (min(r[k] for r in seen), max(r[k] for r in seen))
                   for k in self.constraints} if seen else {}
+        unmet = [k for k, b in self.constraints.items()
+                 if not any(_in_range(r[k], b) for r in seen)]
         raise SearchConstraintError(
             f'no new subnet satisfying constraints={self.constraints} in {cap} sampling '
-            f'attempts (max_sample_attempts); resources seen while sampling: {ranges}. Widen '
-            f'the constraints or lower num_candidates ({self.opts["num_candidates"]}).')
+            f'attempts (max_sample_attempts); never met: {unmet or "all at once"}; resources '
+            f'seen while sampling: {ranges}. Widen the constraints or lower num_candidates '
+            f'({self.opts["num_candidates"]}).')
 
     def _mutate(self, taken: set[Hashable]) -> Choices | None:
         for _ in range(self.opts['max_sample_attempts']):
@@ -201,6 +214,9 @@ class _Search:
                         taken.add(_key(child))
         while len(population) < self.opts['num_candidates']:
             child = self._random_candidate(taken)
+            if child is None:
+                self.exhausted = True  # every subnet scored or in this population
+                break
             population.append(child)
             taken.add(_key(child))
         return population
@@ -235,6 +251,9 @@ class _Search:
     def run_epoch(self) -> None:
         if not self.population:
             self.population = self._next_population()
+        if not self.population:
+            self.exhausted = True
+            return
         self._evaluate_shared(self.population)
         scored = [self._evaluate(c) for c in self.population]
         pool = {_key(c.choices): c for c in self.top_k + scored}
@@ -358,8 +377,11 @@ def evolution_search(
     try:
         if path is not None and resume and path.exists():
             search.load_state(pickle.loads(path.read_bytes()))
-        while search.epoch < max_epochs:
+        # A space smaller than the budget ends early, once every subnet has been scored.
+        while search.epoch < max_epochs and (search.population or not search.exhausted):
             search.run_epoch()
+            if search.exhausted and not search.population and search.epoch == 0:
+                break
             if path is not None and _world_and_rank()[1] == 0:  # rank 0 writes, all resume
                 atomic_write_bytes(path, pickle.dumps(search.state()))
             if on_epoch_end is not None:
