@@ -47,7 +47,7 @@ at::Tensor weight_only_linear_cpu(const at::Tensor& x, const at::Tensor& packed_
                                         split.mutable_data_ptr<float>());
         call.x_split = split.const_data_ptr<float>();
       }
-      const int64_t row_bytes = std::max<int64_t>(1, w.size(1) * std::min<int64_t>(m, 4));
+      const int64_t row_bytes = std::max<int64_t>(1, w.size(1) * std::min<int64_t>(m, 8));
       const int64_t grain = std::max<int64_t>(1, kGrainBytes / row_bytes);
       at::parallel_for(0, n, grain, [&](int64_t begin, int64_t end) {
         razor::cpu::weight_only_linear_rows(call, begin, end);

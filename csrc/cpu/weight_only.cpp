@@ -23,7 +23,7 @@ namespace cpu {
 namespace {
 
 constexpr int64_t kChunk = 32;  // columns per vector step
-constexpr int kTile = 4;        // tokens sharing one dequantised chunk
+constexpr int kTile = 8;        // tokens sharing one dequantised chunk
 
 inline int nibble_or_byte(const uint8_t* row, int64_t k, int bits) {
   if (bits == 8) return row[k];
@@ -77,10 +77,13 @@ __attribute__((target("avx512f"))) void tile_int4_avx512(const WeightOnlyCall& c
   const int64_t groups = (c.k + c.group_size - 1) / c.group_size;
   const uint8_t* row = c.packed + n * row_bytes;
   const __m512 iota = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-  __m512 acc[MT][2][2];  // [token][chunk parity][low / high nibble]: independent FMA chains
+  // [token][chunk parity][low / high nibble]: one token alone gets four independent FMA chains
+  // by alternating chunks; more tokens have enough chains without (and need the registers).
+  constexpr int P = MT == 1 ? 2 : 1;
+  __m512 acc[MT][P][2];
   for (int t = 0; t < MT; ++t)
-    for (int p = 0; p < 2; ++p) acc[t][p][0] = acc[t][p][1] = _mm512_setzero_ps();
-  float tail[kTile] = {0.0f, 0.0f, 0.0f, 0.0f};
+    for (int p = 0; p < P; ++p) acc[t][p][0] = acc[t][p][1] = _mm512_setzero_ps();
+  float tail[kTile] = {};
   for (int64_t g = 0; g < groups; ++g) {
     const float scale = c.scales[n * groups + g];
     const int zero = c.zeros[n * groups + g];
@@ -93,7 +96,7 @@ __attribute__((target("avx512f"))) void tile_int4_avx512(const WeightOnlyCall& c
     int64_t ch = 0;
     for (; ch < chunks; ++ch) {
       const int64_t k = k0 + ch * kChunk;
-      const int p = static_cast<int>(ch & 1);
+      const int p = static_cast<int>(ch & (P - 1));
       const __m512i idx =
           _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + k / 2)));
       const __m512 w_lo = _mm512_permutexvar_ps(idx, table);
@@ -107,8 +110,8 @@ __attribute__((target("avx512f"))) void tile_int4_avx512(const WeightOnlyCall& c
     group_tail(c, row, m0, MT, k0 + chunks * kChunk, k1, scale, zero, tail);
   }
   for (int t = 0; t < MT; ++t) {
-    const __m512 sum = _mm512_add_ps(_mm512_add_ps(acc[t][0][0], acc[t][0][1]),
-                                     _mm512_add_ps(acc[t][1][0], acc[t][1][1]));
+    __m512 sum = _mm512_add_ps(acc[t][0][0], acc[t][0][1]);
+    if (P == 2) sum = _mm512_add_ps(sum, _mm512_add_ps(acc[t][P - 1][0], acc[t][P - 1][1]));
     c.y[(m0 + t) * c.n + n] = _mm512_reduce_add_ps(sum) + tail[t];
   }
 }
@@ -120,7 +123,7 @@ __attribute__((target("avx512f"))) void tile_int8_avx512(const WeightOnlyCall& c
   const uint8_t* row = c.packed + n * c.k;
   __m512 acc[MT][2];
   for (int t = 0; t < MT; ++t) acc[t][0] = acc[t][1] = _mm512_setzero_ps();
-  float tail[kTile] = {0.0f, 0.0f, 0.0f, 0.0f};
+  float tail[kTile] = {};
   for (int64_t g = 0; g < groups; ++g) {
     const float scale = c.scales[n * groups + g];
     const int zero = c.zeros[n * groups + g];
@@ -164,7 +167,7 @@ __attribute__((target("avx2,fma"))) void tile_avx2(const WeightOnlyCall& c, int6
   const __m256i low4 = _mm256_set1_epi32(0x0F);
   __m256 acc[MT][2];
   for (int t = 0; t < MT; ++t) acc[t][0] = acc[t][1] = _mm256_setzero_ps();
-  float tail[kTile] = {0.0f, 0.0f, 0.0f, 0.0f};
+  float tail[kTile] = {};
   for (int64_t g = 0; g < groups; ++g) {
     const float scale = c.scales[n * groups + g];
     const int zero = c.zeros[n * groups + g];
@@ -258,6 +261,11 @@ void weight_only_linear_rows(const WeightOnlyCall& c, int64_t begin, int64_t end
   for (int64_t n = begin; n < end; ++n) {
     int64_t m0 = 0;
     for (; m0 + kTile <= c.m; m0 += kTile) tile<kTile>(c, isa, n, m0);
+    const int64_t rest = c.m - m0;
+    if (rest >= 4) {
+      tile<4>(c, isa, n, m0);
+      m0 += 4;
+    }
     switch (c.m - m0) {
       case 3: tile<3>(c, isa, n, m0); break;
       case 2: tile<2>(c, isa, n, m0); break;

@@ -90,7 +90,7 @@ int main() {
   for (int bits : {4, 8}) {
     for (int64_t gs : {32, 64, 128, 48, 7}) {
       for (int64_t k : {64, 100, 257, 384}) {
-        for (int64_t m : {1, 2, 3, 4, 5, 9}) {
+        for (int64_t m : {1, 2, 3, 4, 5, 9, 15}) {
           for (bool split : {true, false}) check_case(m, 13, k, gs, bits, split);
         }
       }
