@@ -7,7 +7,7 @@ Nothing is downloaded: the text is read from the running interpreter's standard 
 The model (written here: RMSNorm, rotary attention, SwiGLU MLP, ``model.layers`` as the block
 list GPTQ / SparseGPT walk) trains in a few minutes on two CPU threads.
 
-Run:  PYTHONPATH=. python examples/llm_compress_stdlib.py [--steps 1500] [--out results.md]
+Run:  PYTHONPATH=. python examples/llm_compress_stdlib.py [--steps 600] [--out results.md]
       PYTHONPATH=. python examples/llm_compress_stdlib.py --quick   (a smoke run, seconds)
 """
 from __future__ import annotations
@@ -135,7 +135,7 @@ def perplexity(model: nn.Module, data: torch.Tensor, length: int) -> float:
     return math.exp(total / count)
 
 
-def run(steps: int, max_bytes: int, length: int = 128, calib: int = 64, dim: int = 256,
+def run(steps: int, max_bytes: int, length: int = 128, calib: int = 64, dim: int = 192,
         layers: int = 4) -> list[tuple[str, float, float]]:
     """Train, compress six ways, return ``[(arm, perplexity, seconds to compress)]``."""
     torch.manual_seed(0)
@@ -143,7 +143,7 @@ def run(steps: int, max_bytes: int, length: int = 128, calib: int = 64, dim: int
     print(f"text: {len(train_data)} train / {len(held)} held-out bytes of stdlib source")
     model = TinyLlama(dim=dim, layers=layers, hidden=3 * dim)
     t0 = time.perf_counter()
-    train(model, train_data, steps, length, batch=32)
+    train(model, train_data, steps, length, batch=16)
     print(f"trained in {time.perf_counter() - t0:.0f} s")
     calib_batches = [w[None, :-1] for w in windows(train_data, calib, length, torch.Generator().manual_seed(1))]
     arms = [("float", lambda m: m),
@@ -172,7 +172,7 @@ def table(rows: list[tuple[str, float, float]]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--steps", type=int, default=1500)
+    parser.add_argument("--steps", type=int, default=600)
     parser.add_argument("--bytes", type=int, default=4_000_000)
     parser.add_argument("--quick", action="store_true", help="a smoke run: tiny model, few steps")
     parser.add_argument("--out", type=Path)

@@ -19,6 +19,9 @@ from razor_ext.hessian.accumulator import HessianAccumulator
 LayerFn = Callable[[str, nn.Module, Tensor], nn.Module]
 
 
+_CACHE_KWARGS = ("past_key_values", "past_key_value", "layer_past")
+
+
 class _StopForward(Exception):
     """Raised by the hook on the first block once its inputs are captured."""
 
@@ -72,6 +75,11 @@ def _capture_block_inputs(model: nn.Module, first: nn.Module, batches: Iterable[
     captured = []
 
     def grab(_module, args, kwargs):
+        # Hugging Face decoders pass a KV cache: replaying a block over the same inputs must not
+        # grow it, so the captured calls run without one.
+        kwargs = {key: (None if key in _CACHE_KWARGS else value) for key, value in kwargs.items()}
+        if "use_cache" in kwargs:
+            kwargs["use_cache"] = False
         captured.append((args, kwargs))
         raise _StopForward
 
