@@ -37,8 +37,8 @@ def stdlib_bytes(max_bytes: int) -> tuple[torch.Tensor, torch.Tensor]:
         (held if i % 10 == 9 else train).extend(data)
         if len(train) >= max_bytes and len(held) >= max_bytes // 9:
             break
-    return (torch.frombuffer(bytes(train[:max_bytes]), dtype=torch.uint8).long(),
-            torch.frombuffer(bytes(held[:max_bytes // 9]), dtype=torch.uint8).long())
+    return (torch.frombuffer(bytearray(train[:max_bytes]), dtype=torch.uint8).long(),
+            torch.frombuffer(bytearray(held[:max_bytes // 9]), dtype=torch.uint8).long())
 
 
 class RMSNorm(nn.Module):
@@ -108,7 +108,8 @@ def windows(data: torch.Tensor, count: int, length: int, gen: torch.Generator) -
 def train(model: nn.Module, data: torch.Tensor, steps: int, length: int, batch: int) -> None:
     gen = torch.Generator().manual_seed(0)
     opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=0.01)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, 2e-3, total_steps=steps, pct_start=0.05)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, 2e-3, total_steps=steps,
+                                                pct_start=max(0.05, 3 / steps))
     model.train()
     for step in range(steps):
         w = windows(data, batch, length, gen)
@@ -174,14 +175,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=600)
     parser.add_argument("--bytes", type=int, default=4_000_000)
+    parser.add_argument("--dim", type=int, default=192)
+    parser.add_argument("--layers", type=int, default=4)
+    parser.add_argument("--calib", type=int, default=64, help="calibration windows of 128 bytes")
     parser.add_argument("--quick", action="store_true", help="a smoke run: tiny model, few steps")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     if args.quick:
         rows = run(steps=20, max_bytes=200_000, length=64, calib=4, dim=128, layers=2)
     else:
-        rows = run(steps=args.steps, max_bytes=args.bytes)
-    text = (f"Tiny Llama on Python {sysconfig.get_python_version()} stdlib source, "
+        rows = run(steps=args.steps, max_bytes=args.bytes, calib=args.calib, dim=args.dim,
+                   layers=args.layers)
+    text = (f"Tiny Llama ({args.dim if not args.quick else 128} wide, "
+            f"{args.layers if not args.quick else 2} blocks, {args.steps if not args.quick else 20} steps) "
+            f"on Python {sysconfig.get_python_version()} stdlib source, "
             f"{torch.get_num_threads()} threads\n\n{table(rows)}\n")
     print(text)
     if args.out:
