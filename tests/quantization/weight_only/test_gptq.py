@@ -118,3 +118,18 @@ def test_matmulnbits_onnx_matches_pytorch(tmp_path):
     ops = [n.op_type for n in onnx.load(str(path)).graph.node]
     assert ops.count("MatMulNBits") == 2 and "MatMul" not in ops and "Gemm" not in ops
     assert isinstance(q[0], WeightOnlyQuantLinear)  # the model is left as it was
+
+
+def test_config_built_algorithms():
+    from razor_ext.registry import MODELS
+    x = correlated_inputs(256, 64)
+    algo = MODELS.build(dict(type='mmrazor.GPTQ', architecture=nn.Sequential(nn.Linear(64, 16)),
+                             bits=4, group_size=32, act_order=True))
+    algo.calibrate([x])
+    assert isinstance(algo.architecture[0], WeightOnlyQuantLinear)
+    assert algo(x[:2]).shape == (2, 16)
+    pruner = MODELS.build(dict(type='SparseGPT', architecture=nn.Sequential(nn.Linear(64, 16)),
+                               pattern='4:8'))
+    pruner.calibrate([x])
+    w = pruner.architecture[0].weight
+    assert int((w.reshape(16, 8, 8) != 0).sum(-1).max()) == 4
