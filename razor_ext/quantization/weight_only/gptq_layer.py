@@ -61,7 +61,9 @@ def gptq_quantize(w: Tensor, hessian: Tensor, bits: int = 4, group_size: int = 1
             g = int(group_of[col])
             if not act_order and col % gs == 0:
                 # The group's range from the columns as GPTQ has updated them so far.
-                w_group = torch.cat((w1[:, i:], w[:, i2:]), 1)[:, :min(gs, cols - col)]
+                end = min(col + gs, cols)
+                w_group = (w1[:, i:end - i1] if end <= i2
+                           else torch.cat((w1[:, i:], w[:, i2:end]), 1))
                 scales[:, g], zeros[:, g] = group_params(w_group, bits, sym)
             s, z = scales[:, g], zeros[:, g]
             wc = w1[:, i]
