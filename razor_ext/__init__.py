@@ -32,7 +32,7 @@ from razor_ext.config import Config  # noqa: E402
 # Subpackages imported on first access (``razor_ext.nas``), so ``import razor_ext`` stays cheap.
 _SUBPACKAGES = ('algorithm', 'analysis', 'architectures', 'commands', 'config', 'data', 'demo', 'distill',
                 'engine', 'estimators', 'export', 'fileio', 'nas', 'pruning', 'quantization',
-                'supernet')
+                'supernet', 'hessian')
 # Top-level names that live in a subpackage: name -> (module, attribute).
 _NAMES = {'BaseAlgorithm': ('razor_ext.algorithm', 'BaseAlgorithm'),
           'prune': ('razor_ext.pruning.prune', 'prune')}

@@ -17,3 +17,6 @@ from razor_ext.ops.dynamic_conv import dynamic_conv2d  # noqa: E402
 from razor_ext.ops.dynamic_linear import dynamic_linear  # noqa: E402
 
 __all__ += ["dynamic_conv2d", "dynamic_linear"]
+from razor_ext.ops.weight_only_linear import weight_only_linear  # noqa: E402
+
+__all__ += ["weight_only_linear"]

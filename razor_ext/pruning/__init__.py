@@ -18,8 +18,12 @@ from razor_ext.pruning.importance import CRITERIA, atom_importance
 from razor_ext.pruning.mutators import (ChannelMutator, MutableChannelUnit, SlimmableChannelMutator,
                                         SlimmableChannelUnit)
 from razor_ext.pruning.prune import flops_of, prune
+from razor_ext.pruning.sparse_gpt import (SparseGPT, magnitude_prune, sparse_gpt, sparse_gpt_prune,
+                                          to_semi_structured)
 
 __all__ = ['AnalysisReport', 'CRITERIA', 'ChannelMutator', 'GroupFisherAlgorithm',
            'ItePruneAlgorithm', 'MutableChannelUnit', 'PruningCheckError', 'SlimmableChannelMutator',
            'SlimmableChannelUnit', 'algorithms', 'analyze', 'atom_importance', 'flops_of',
            'load_pruned', 'mutators', 'prune', 'save_pruned']
+__all__ += ['SparseGPT', 'magnitude_prune', 'sparse_gpt', 'sparse_gpt_prune',
+            'to_semi_structured']

@@ -19,9 +19,13 @@ from razor_ext.quantization.prepare import calibrate, prepare
 from razor_ext.quantization.qconfig import PRESETS, QConfig, QScheme, as_qconfig
 from razor_ext.quantization.switches import (enable_fake_quants, enable_observers, fake_quants,
                                              freeze_bn_stats, freeze_observers)
+from razor_ext.quantization.weight_only import (GPTQ, WeightOnlyQuantLinear, export_matmulnbits,
+                                                gptq, load_weight_only, save_weight_only)
 
 __all__ = ['FakeQuantize', 'LearnableFakeQuantize', 'MMArchitectureQuant', 'PRESETS', 'QConfig',
            'QScheme', 'algorithms', 'as_qconfig', 'calibrate', 'enable_fake_quants',
            'enable_observers', 'export_onnx', 'fake_quantize', 'fake_quants',
            'fold_constant_quantize', 'freeze_bn_stats', 'freeze_observers', 'load', 'observers',
            'prepare', 'quantizers', 'save']
+__all__ += ['GPTQ', 'WeightOnlyQuantLinear', 'export_matmulnbits', 'gptq', 'load_weight_only',
+            'save_weight_only']

@@ -11,3 +11,6 @@ from razor_ext.ops.reference.kd import cwd_loss, dkd_loss, kd_kl_div
 __all__ = ["channel_gather", "channel_norms", "cwd_loss", "dkd_loss", "fake_quantize", "kd_kl_div",
            "lsq_fake_quantize", "observe_qparams"]
 __all__ += ["dynamic_conv2d", "dynamic_linear"]
+from razor_ext.ops.reference.weight_only import weight_only_linear  # noqa: E402
+
+__all__ += ["weight_only_linear"]
