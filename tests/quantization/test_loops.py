@@ -7,7 +7,7 @@ import torch
 from razor_ext.data import EmbeddedDigits
 from razor_ext.engine.loops.quantization_loops import QATEpochBasedLoop
 from razor_ext.engine.runner import Runner
-from razor_ext.quantization import fake_quants
+from razor_ext.quantization import enable_fake_quants, fake_quants
 from tests.engine.conftest import small_cfg
 
 
@@ -41,6 +41,15 @@ def test_ptq_loop_calibrates_then_evaluates(tmp_path):
     val = EmbeddedDigits('mnist5k', 'val', seed=0).images[:100]
     obs = fqs['architecture.x_act_fake_quant'].activation_post_process
     assert float(obs.min_val) == float(val.min()) and float(obs.max_val) == float(val.max())
+    # ... and so did the logits' observer: the float logits (calibration runs with fake quant
+    # off) of those 100 images, not 50 or 150.
+    enable_fake_quants(model, False)
+    with torch.no_grad():
+        logits = model.architecture(val)
+    enable_fake_quants(model, True)
+    head = fqs['architecture.head_act_fake_quant'].activation_post_process
+    torch.testing.assert_close(head.min_val, logits.min())
+    torch.testing.assert_close(head.max_val, logits.max())
     scale = float(fqs['architecture.x_act_fake_quant'].scale)
     assert scale == pytest.approx((float(val.max()) - min(float(val.min()), 0.0)) / 255, rel=1e-5)
     # The metric is the quantized model's accuracy on the test split, recomputed here.
