@@ -260,16 +260,20 @@ RAZOR_INLINE void rows_impl(const KdCall& call, int64_t begin, int64_t end, doub
   }
 }
 
-RAZOR_INLINE void kd_rows_f32_body(const KdCall& call, int64_t begin, int64_t end, double* row_loss) {
+RAZOR_INLINE void kd_rows_f32_body(const KdCall& call, int64_t begin, int64_t end,
+                                   double* row_loss) {
   rows_impl<float>(call, begin, end, row_loss);
 }
-RAZOR_EXP_VERSIONS(kd_rows_f32, (const KdCall& call, int64_t begin, int64_t end, double* row_loss),
+RAZOR_EXP_VERSIONS(kd_rows_f32,
+                   (const KdCall& call, int64_t begin, int64_t end, double* row_loss),
                    (call, begin, end, row_loss))
 
-RAZOR_INLINE void kd_rows_f64_body(const KdCall& call, int64_t begin, int64_t end, double* row_loss) {
+RAZOR_INLINE void kd_rows_f64_body(const KdCall& call, int64_t begin, int64_t end,
+                                   double* row_loss) {
   rows_impl<double>(call, begin, end, row_loss);
 }
-RAZOR_EXP_VERSIONS(kd_rows_f64, (const KdCall& call, int64_t begin, int64_t end, double* row_loss),
+RAZOR_EXP_VERSIONS(kd_rows_f64,
+                   (const KdCall& call, int64_t begin, int64_t end, double* row_loss),
                    (call, begin, end, row_loss))
 
 }  // namespace
