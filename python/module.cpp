@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "razor/isa.h"
+
 #ifndef RAZOR_EXT_TORCH_VERSION
 #error "RAZOR_EXT_TORCH_VERSION must name the torch version the extension is built against"
 #endif
@@ -41,4 +43,7 @@ PYBIND11_MODULE(_C, m) {
   m.attr("torch_version") = RAZOR_EXT_TORCH_VERSION;
   m.attr("with_cuda") = static_cast<bool>(RAZOR_EXT_WITH_CUDA);
   m.attr("cuda_archs") = split_archs(RAZOR_EXT_CUDA_ARCHS);
+  // The CPU kernels' instruction-set path (razor/isa.h): the one in use and the CPU's widest.
+  m.def("cpu_isa", [] { return std::string(razor::isa_name(razor::active_isa())); });
+  m.def("cpu_isa_host", [] { return std::string(razor::isa_name(razor::host_isa())); });
 }

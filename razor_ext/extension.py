@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 from types import ModuleType
 from typing import Any
 
@@ -29,12 +30,37 @@ def load_extension() -> ModuleType:
             f"razor_ext's compiled extension razor_ext._C could not be loaded ({exc}). "
             + _REBUILD_HINT
         ) from exc
+    check_isa_request()
     if ext.torch_version != torch.__version__:
         raise ImportError(
             f"razor_ext._C was built against torch {ext.torch_version} but torch "
             f"{torch.__version__} is installed (a stale build). " + _REBUILD_HINT
         )
     return ext
+
+
+ISA_LEVELS = ("avx512", "avx2", "scalar")
+
+
+def check_isa_request() -> None:
+    """Reject an unknown ``RAZOR_EXT_ISA`` (the CPU kernels' forced dispatch path).
+
+    The kernels read the variable once, in C++; a misspelt value there would silently leave the
+    host's widest path, so it is refused here, when the extension loads.
+
+    Raises:
+        ValueError: when ``RAZOR_EXT_ISA`` is set to something other than avx512, avx2 or scalar.
+
+    Example:
+        >>> from razor_ext.extension import check_isa_request
+        >>> check_isa_request()  # RAZOR_EXT_ISA unset or valid: nothing happens
+    """
+    wanted = os.environ.get("RAZOR_EXT_ISA", "")
+    if wanted and wanted not in ISA_LEVELS:
+        raise ValueError(
+            f"RAZOR_EXT_ISA={wanted!r} is not a CPU kernel path; use one of {', '.join(ISA_LEVELS)} "
+            "(or leave it unset for the widest path the CPU supports)"
+        )
 
 
 def _parallel_backend_is_openmp() -> bool:
@@ -47,7 +73,8 @@ def build_info() -> dict[str, Any]:
     Returns:
         dict with ``version`` (str), ``torch`` (str), ``cuda`` (bool: CUDA kernels compiled),
         ``cuda_archs`` (list[str]), ``openmp`` (bool: torch's parallel backend is OpenMP),
-        ``num_threads`` (int) and ``ops`` (sorted names under ``torch.ops.razor_ext``).
+        ``num_threads`` (int), ``cpu_isa`` (str: the CPU kernels' path, ``avx512``, ``avx2`` or
+        ``scalar``, narrowed by ``RAZOR_EXT_ISA``), ``cpu_isa_host`` (str: the CPU's widest) and ``ops`` (sorted names under ``torch.ops.razor_ext``).
 
     Example:
         >>> import razor_ext
@@ -63,6 +90,8 @@ def build_info() -> dict[str, Any]:
         "cuda_archs": list(ext.cuda_archs),
         "openmp": _parallel_backend_is_openmp(),
         "num_threads": torch.get_num_threads(),
+        "cpu_isa": str(ext.cpu_isa()),
+        "cpu_isa_host": str(ext.cpu_isa_host()),
         "ops": registered_ops(),
     }
 

@@ -93,20 +93,26 @@ RAZOR_INLINE T load_plain(const void* base, int64_t i) {
   return value;
 }
 
-RAZOR_VECTOR_CLONES
-void pow_sums_f32(const void* src, const ChannelLayout& layout, int p, int64_t begin,
-                  int64_t end, double* acc) {
+RAZOR_INLINE void pow_sums_f32_body(const void* src, const ChannelLayout& layout, int p,
+                                    int64_t begin, int64_t end, double* acc) {
   pow_sums(src, layout, p, begin, end, acc, 4,
            [](const void* b, int64_t i) { return load_plain<float>(b, i); });
 }
+RAZOR_VECTOR_VERSIONS(pow_sums_f32,
+                      (const void* src, const ChannelLayout& layout, int p, int64_t begin,
+                       int64_t end, double* acc),
+                      (src, layout, p, begin, end, acc))
 
-RAZOR_VECTOR_CLONES
-void pow_sums_bf16(const void* src, const ChannelLayout& layout, int p, int64_t begin,
-                   int64_t end, double* acc) {
+RAZOR_INLINE void pow_sums_bf16_body(const void* src, const ChannelLayout& layout, int p,
+                                     int64_t begin, int64_t end, double* acc) {
   pow_sums(src, layout, p, begin, end, acc, 2, [](const void* b, int64_t i) {
     return bfloat16_to_float(load_plain<uint16_t>(b, i));
   });
 }
+RAZOR_VECTOR_VERSIONS(pow_sums_bf16,
+                      (const void* src, const ChannelLayout& layout, int p, int64_t begin,
+                       int64_t end, double* acc),
+                      (src, layout, p, begin, end, acc))
 
 void pow_sums_f16(const void* src, const ChannelLayout& layout, int p, int64_t begin,
                   int64_t end, double* acc) {
@@ -116,9 +122,8 @@ void pow_sums_f16(const void* src, const ChannelLayout& layout, int p, int64_t b
 }
 
 // Float64 keeps double arithmetic throughout: its users ask for that precision.
-RAZOR_VECTOR_CLONES
-void pow_sums_f64(const void* src, const ChannelLayout& layout, int p, int64_t begin,
-                  int64_t end, double* acc) {
+RAZOR_INLINE void pow_sums_f64_body(const void* src, const ChannelLayout& layout, int p,
+                                    int64_t begin, int64_t end, double* acc) {
   const double* x = static_cast<const double*>(src);
   int64_t c = begin % layout.channels;
   for (int64_t r = begin; r < end; ++r) {
@@ -135,6 +140,10 @@ void pow_sums_f64(const void* src, const ChannelLayout& layout, int p, int64_t b
     if (++c == layout.channels) c = 0;
   }
 }
+RAZOR_VECTOR_VERSIONS(pow_sums_f64,
+                      (const void* src, const ChannelLayout& layout, int p, int64_t begin,
+                       int64_t end, double* acc),
+                      (src, layout, p, begin, end, acc))
 
 }  // namespace
 

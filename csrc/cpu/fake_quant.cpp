@@ -1,5 +1,5 @@
 // Fake-quant CPU kernels. Every element loop is branch-free (ternary clamps, std::nearbyint) so
-// GCC vectorizes it in each RAZOR_VECTOR_CLONES clone; flags that change the arithmetic are
+// GCC vectorizes it in each RAZOR_VECTOR_VERSIONS version; flags that change the arithmetic are
 // template parameters, chosen once per call outside the loops. Built (CMakeLists.txt) with
 // -fno-trapping-math: selects between values that may raise FP flags (Inf * 0) are if-converted
 // only then, else the LSQ loop vectorizes for AVX-512 alone; nothing reads the FP flags, so
@@ -128,17 +128,25 @@ RAZOR_INLINE void forward_dispatch(const void* x, void* out, uint8_t* mask,
 #undef RAZOR_FQ_CASE
 }
 
-RAZOR_VECTOR_CLONES
-void forward_f32(const void* x, void* out, uint8_t* mask, const FakeQuantParams& p,
-                 const ChannelLayout& layout, int64_t begin, int64_t end) {
+RAZOR_INLINE void forward_f32_body(const void* x, void* out, uint8_t* mask,
+                                   const FakeQuantParams& p, const ChannelLayout& layout,
+                                   int64_t begin, int64_t end) {
   forward_dispatch<float>(x, out, mask, p, layout, begin, end);
 }
+RAZOR_VECTOR_VERSIONS(forward_f32,
+                      (const void* x, void* out, uint8_t* mask, const FakeQuantParams& p,
+                       const ChannelLayout& layout, int64_t begin, int64_t end),
+                      (x, out, mask, p, layout, begin, end))
 
-RAZOR_VECTOR_CLONES
-void forward_f64(const void* x, void* out, uint8_t* mask, const FakeQuantParams& p,
-                 const ChannelLayout& layout, int64_t begin, int64_t end) {
+RAZOR_INLINE void forward_f64_body(const void* x, void* out, uint8_t* mask,
+                                   const FakeQuantParams& p, const ChannelLayout& layout,
+                                   int64_t begin, int64_t end) {
   forward_dispatch<double>(x, out, mask, p, layout, begin, end);
 }
+RAZOR_VECTOR_VERSIONS(forward_f64,
+                      (const void* x, void* out, uint8_t* mask, const FakeQuantParams& p,
+                       const ChannelLayout& layout, int64_t begin, int64_t end),
+                      (x, out, mask, p, layout, begin, end))
 
 // ---- fake_quantize backward ----------------------------------------------------------------
 
@@ -149,17 +157,23 @@ RAZOR_INLINE void masked_grad(const T* grad, const uint8_t* mask, T* out, int64_
   for (int64_t e = begin; e < end; ++e) out[e] = grad[e] * static_cast<T>(mask[e]);
 }
 
-RAZOR_VECTOR_CLONES
-void masked_grad_f32(const void* grad, const uint8_t* mask, void* out, int64_t begin,
-                     int64_t end) {
+RAZOR_INLINE void masked_grad_f32_body(const void* grad, const uint8_t* mask, void* out,
+                                       int64_t begin, int64_t end) {
   masked_grad(static_cast<const float*>(grad), mask, static_cast<float*>(out), begin, end);
 }
+RAZOR_VECTOR_VERSIONS(masked_grad_f32,
+                      (const void* grad, const uint8_t* mask, void* out, int64_t begin,
+                       int64_t end),
+                      (grad, mask, out, begin, end))
 
-RAZOR_VECTOR_CLONES
-void masked_grad_f64(const void* grad, const uint8_t* mask, void* out, int64_t begin,
-                     int64_t end) {
+RAZOR_INLINE void masked_grad_f64_body(const void* grad, const uint8_t* mask, void* out,
+                                       int64_t begin, int64_t end) {
   masked_grad(static_cast<const double*>(grad), mask, static_cast<double*>(out), begin, end);
 }
+RAZOR_VECTOR_VERSIONS(masked_grad_f64,
+                      (const void* grad, const uint8_t* mask, void* out, int64_t begin,
+                       int64_t end),
+                      (grad, mask, out, begin, end))
 
 // ---- LSQ backward --------------------------------------------------------------------------
 
@@ -261,27 +275,35 @@ RAZOR_INLINE void lsq_body(const T* x, const T* grad, T* grad_x, const LsqParams
       });
 }
 
-RAZOR_VECTOR_CLONES
-void lsq_f32(const void* x, const void* grad, void* grad_x, const LsqParams& p,
-             const ChannelLayout& layout, int64_t begin, int64_t end, double* acc_s,
-             double* acc_z) {
+RAZOR_INLINE void lsq_f32_body(const void* x, const void* grad, void* grad_x, const LsqParams& p,
+                               const ChannelLayout& layout, int64_t begin, int64_t end,
+                               double* acc_s, double* acc_z) {
   lsq_body(static_cast<const float*>(x), static_cast<const float*>(grad),
            static_cast<float*>(grad_x), p, layout, begin, end, acc_s, acc_z);
 }
+RAZOR_VECTOR_VERSIONS(lsq_f32,
+                      (const void* x, const void* grad, void* grad_x, const LsqParams& p,
+                       const ChannelLayout& layout, int64_t begin, int64_t end, double* acc_s,
+                       double* acc_z),
+                      (x, grad, grad_x, p, layout, begin, end, acc_s, acc_z))
 
-RAZOR_VECTOR_CLONES
-void lsq_f64(const void* x, const void* grad, void* grad_x, const LsqParams& p,
-             const ChannelLayout& layout, int64_t begin, int64_t end, double* acc_s,
-             double* acc_z) {
+RAZOR_INLINE void lsq_f64_body(const void* x, const void* grad, void* grad_x, const LsqParams& p,
+                               const ChannelLayout& layout, int64_t begin, int64_t end,
+                               double* acc_s, double* acc_z) {
   lsq_body(static_cast<const double*>(x), static_cast<const double*>(grad),
            static_cast<double*>(grad_x), p, layout, begin, end, acc_s, acc_z);
 }
+RAZOR_VECTOR_VERSIONS(lsq_f64,
+                      (const void* x, const void* grad, void* grad_x, const LsqParams& p,
+                       const ChannelLayout& layout, int64_t begin, int64_t end, double* acc_s,
+                       double* acc_z),
+                      (x, grad, grad_x, p, layout, begin, end, acc_s, acc_z))
 
 // ---- observer min / max ----------------------------------------------------------------------
 
 template <typename T>
-RAZOR_INLINE void min_max_body(const T* x, const ChannelLayout& layout, int64_t begin,
-                               int64_t end, double* mins, double* maxs, uint8_t* nonfinite) {
+RAZOR_INLINE void min_max_body(const T* x, const ChannelLayout& layout, int64_t begin, int64_t end,
+                               double* mins, double* maxs, uint8_t* nonfinite) {
   walk(
       layout, begin, end,
       [&](int64_t c, int64_t e0, int64_t e1) RAZOR_LAMBDA_INLINE {
@@ -326,17 +348,23 @@ RAZOR_INLINE void min_max_body(const T* x, const ChannelLayout& layout, int64_t 
       });
 }
 
-RAZOR_VECTOR_CLONES
-void min_max_f32(const void* x, const ChannelLayout& layout, int64_t begin, int64_t end,
-                 double* mins, double* maxs, uint8_t* nonfinite) {
+RAZOR_INLINE void min_max_f32_body(const void* x, const ChannelLayout& layout, int64_t begin,
+                                   int64_t end, double* mins, double* maxs, uint8_t* nonfinite) {
   min_max_body(static_cast<const float*>(x), layout, begin, end, mins, maxs, nonfinite);
 }
+RAZOR_VECTOR_VERSIONS(min_max_f32,
+                      (const void* x, const ChannelLayout& layout, int64_t begin, int64_t end,
+                       double* mins, double* maxs, uint8_t* nonfinite),
+                      (x, layout, begin, end, mins, maxs, nonfinite))
 
-RAZOR_VECTOR_CLONES
-void min_max_f64(const void* x, const ChannelLayout& layout, int64_t begin, int64_t end,
-                 double* mins, double* maxs, uint8_t* nonfinite) {
+RAZOR_INLINE void min_max_f64_body(const void* x, const ChannelLayout& layout, int64_t begin,
+                                   int64_t end, double* mins, double* maxs, uint8_t* nonfinite) {
   min_max_body(static_cast<const double*>(x), layout, begin, end, mins, maxs, nonfinite);
 }
+RAZOR_VECTOR_VERSIONS(min_max_f64,
+                      (const void* x, const ChannelLayout& layout, int64_t begin, int64_t end,
+                       double* mins, double* maxs, uint8_t* nonfinite),
+                      (x, layout, begin, end, mins, maxs, nonfinite))
 
 // ---- float32 fake_quantize with AVX-512 intrinsics -------------------------------------------
 // The auto-vectorized clones keep the in-range test in 256-bit blends and pack it to bytes with
@@ -430,16 +458,9 @@ __attribute__((target("avx512f"))) void masked_grad_f32_avx512(
   }
 }
 
-// RAZOR_EXT_NO_AVX512=1 keeps the auto-vectorized path (the tests check both on AVX-512 hosts).
-bool use_avx512() {
-  static const bool use = [] {
-    const char* off = std::getenv("RAZOR_EXT_NO_AVX512");
-    if (off != nullptr && off[0] != '\0' && off[0] != '0') return false;
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") != 0;
-  }();
-  return use;
-}
+// The hand-written AVX-512 loops run only on the avx512 path (RAZOR_EXT_ISA=avx2 or scalar runs
+// the compiled versions instead; the tests check every path on AVX-512 hosts).
+bool use_avx512() { return active_isa() == Isa::kAvx512; }
 
 #endif  // RAZOR_HAS_AVX512_FAKE_QUANT
 

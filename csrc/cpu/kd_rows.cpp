@@ -2,7 +2,7 @@
 // of teacher and student together, with an online max per block of kBlock classes (a new block
 // maximum rescales the running sums once, not per element); a second read, while the row is still
 // in cache, writes the gradients, so backward is only a scale by the incoming gradient.
-// exp is razor::vector_exp, so the per-element loops vectorize in every RAZOR_EXP_CLONES clone.
+// exp is razor::vector_exp, so the per-element loops vectorize in every RAZOR_EXP_VERSIONS version.
 // Each element's two exps (teacher, student) are computed once: the statistics pass stores them
 // (in the gradient buffers, or a scratch row) and the gradient pass rescales them per block.
 // Without this, GCC keeps the clamps and selects of vector_exp as branches (a float compare may
@@ -260,15 +260,21 @@ RAZOR_INLINE void rows_impl(const KdCall& call, int64_t begin, int64_t end, doub
   }
 }
 
-RAZOR_EXP_CLONES
-void kd_rows_f32(const KdCall& call, int64_t begin, int64_t end, double* row_loss) {
+RAZOR_INLINE void kd_rows_f32_body(const KdCall& call, int64_t begin, int64_t end,
+                                   double* row_loss) {
   rows_impl<float>(call, begin, end, row_loss);
 }
+RAZOR_EXP_VERSIONS(kd_rows_f32,
+                   (const KdCall& call, int64_t begin, int64_t end, double* row_loss),
+                   (call, begin, end, row_loss))
 
-RAZOR_EXP_CLONES
-void kd_rows_f64(const KdCall& call, int64_t begin, int64_t end, double* row_loss) {
+RAZOR_INLINE void kd_rows_f64_body(const KdCall& call, int64_t begin, int64_t end,
+                                   double* row_loss) {
   rows_impl<double>(call, begin, end, row_loss);
 }
+RAZOR_EXP_VERSIONS(kd_rows_f64,
+                   (const KdCall& call, int64_t begin, int64_t end, double* row_loss),
+                   (call, begin, end, row_loss))
 
 }  // namespace
 

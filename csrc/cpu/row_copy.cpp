@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "razor/isa.h"
+
 #if defined(RAZOR_HAS_STREAMING_STORES)
 #include <immintrin.h>
 #endif
@@ -69,8 +71,9 @@ namespace {
 using StreamRow = void (*)(char*, const char*, size_t);
 
 StreamRow pick_stream_row() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2") ? stream_row_avx2 : stream_row_sse2;
+  // AVX2 stores on the avx2 and avx512 paths (razor/isa.h), SSE2 on the scalar one.
+  return static_cast<int>(active_isa()) >= static_cast<int>(Isa::kAvx2) ? stream_row_avx2
+                                                                         : stream_row_sse2;
 }
 
 const StreamRow stream_row = pick_stream_row();

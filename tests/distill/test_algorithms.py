@@ -71,8 +71,23 @@ def test_overhaul_feature_distillation_builds_margins_and_trains():
                 t_feature=dict(recorder='feat', from_student=False, connector='t_feat'))))))
     margin = algo.distiller.connectors['t_feat'].margin
     torch.testing.assert_close(margin, margin_from_bn(algo.teacher.layer1[4]))
-    losses = algo(torch.randn(4, 1, 6, 6), torch.tensor([0, 1, 2, 3]), mode='loss')
+    x, y = torch.randn(4, 1, 6, 6), torch.tensor([0, 1, 2, 3])
+    losses = algo(x, y, mode='loss')
     assert torch.isfinite(losses['distill.loss_ofd']) and losses['distill.loss_ofd'] > 0
+    # Real training steps: the student and its connector learn, the teacher and its margin do not,
+    # and the distillation loss on the batch goes down.
+    teacher = {k: v.clone() for k, v in algo.teacher.state_dict().items()}
+    student = {k: v.detach().clone() for k, v in algo.architecture.named_parameters()}
+    connector = {k: v.detach().clone() for k, v in algo.distiller.connectors['s_feat'].named_parameters()}
+    optimizer = torch.optim.SGD([p for p in algo.parameters() if p.requires_grad], lr=0.05)
+    algo.train()
+    logs = [algo.train_step((x, y), optimizer) for _ in range(8)]
+    assert logs[-1]['distill.loss_ofd'] < 0.97 * logs[0]['distill.loss_ofd'], logs
+    assert all(torch.equal(v, algo.teacher.state_dict()[k]) for k, v in teacher.items())
+    torch.testing.assert_close(algo.distiller.connectors['t_feat'].margin, margin)
+    assert any(not torch.equal(v, dict(algo.architecture.named_parameters())[k]) for k, v in student.items())
+    assert any(not torch.equal(v, dict(algo.distiller.connectors['s_feat'].named_parameters())[k])
+               for k, v in connector.items())
 
 
 def test_ofd_distiller_rejects_non_bn_source():

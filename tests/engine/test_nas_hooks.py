@@ -1,6 +1,7 @@
 """DumpSubnetHook and EstimateResourcesHook in a SPOS run."""
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
@@ -27,10 +28,19 @@ def test_subnets_are_dumped_each_epoch_and_load(make_cfg):
     files = sorted(runner.work_dir.glob('subnet_*.yaml'))
     assert [f.name for f in files] == ['subnet_epoch_2.yaml']  # the older one was rotated away
     subnet = yaml.safe_load(files[0].read_text())
-    assert subnet == {k: v for k, v in subnet.items()}  # plain YAML mapping
+    assert isinstance(subnet, dict) and all(set(v) >= {'chosen'} for v in subnet.values())
     want = runner.model.mutator.current_choices
     assert {k: v['chosen'] for k, v in subnet.items()} == want
     load_fix_subnet(SearchableMnistNet(width=4, depth=1), files[0])
+    # The file names the subnet the supernet runs now: fixing a copy of the trained supernet by it
+    # gives the same outputs (a wrong choice would change them).
+    supernet = runner.model.architecture.eval()
+    x = torch.randn(3, 1, 28, 28)
+    with torch.no_grad():
+        live = supernet(x)
+        fixed = load_fix_subnet(copy.deepcopy(supernet), files[0]).eval()(x)
+    live, fixed = (t[-1] if isinstance(t, (tuple, list)) else t for t in (live, fixed))
+    torch.testing.assert_close(fixed, live)
     assert not list(runner.work_dir.glob('*.tmp*'))  # written atomically, nothing left over
 
 

@@ -4,8 +4,6 @@ MMRazor mirror when present (skipped otherwise); never copied into the repositor
 from __future__ import annotations
 
 import random
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -15,21 +13,16 @@ from razor_ext import Config
 from razor_ext.supernet.mutables import OneShotMutableOP
 from razor_ext.nas import NasMutator
 from razor_ext.registry import MODELS
+from tests.mmrazor_source import mmrazor_text
 from razor_ext.supernet.fix_subnet import export_fix_subnet, load_fix_subnet
 
-MIRROR = Path('/work/.mirror/open-mmlab+mmrazor/repo')
 CONFIGS = Path(__file__).resolve().parents[2] / 'configs' / 'nas' / 'spos'
 
 
 def mmrazor_file(path: str, tmp_path: Path) -> Path:
-    """A file of MMRazor's repository (a bare mirror) copied to ``tmp_path``, or skip."""
-    if not MIRROR.exists() or shutil.which('git') is None:
-        pytest.skip('the MMRazor mirror is not on this machine')
-    out = subprocess.run(['git', '-C', str(MIRROR), 'show', f'HEAD:{path}'], capture_output=True)
-    if out.returncode != 0:
-        pytest.skip(f'{path} is not in the MMRazor mirror')
+    """A file of MMRazor's repository (``MMRAZOR_ROOT``) copied to ``tmp_path``, or skip."""
     dest = tmp_path / Path(path).name
-    dest.write_bytes(out.stdout)
+    dest.write_text(mmrazor_text(path))
     return dest
 
 

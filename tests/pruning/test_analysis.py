@@ -12,6 +12,7 @@ import razor_ext
 from razor_ext.analysis import ChannelAnalyzer, TracerError
 from razor_ext.pruning import PruningCheckError, analyze, prune
 from tests.pruning import zoo
+from tests.pruning.planted import kept_channels, planted_net
 
 
 def units_by_name(model, x, tracer='auto'):
@@ -232,6 +233,35 @@ def test_importance_criteria_and_target_flops():
     p = prune(m, x, target_flops=0.5)
     assert flops_of(p, x) <= 0.5 * flops_of(m, x)
     assert flops_of(p, x) > 0.3 * flops_of(m, x)
+
+
+@pytest.mark.parametrize('criterion, setup, kept', [
+    ('l1', 'norms', [0, 1, 2, 3]),
+    ('l2', 'norms', [4, 5, 6, 7]),
+    ('bn_scale', 'norms', [1, 3, 5, 7]),
+    ('fpgm', 'fpgm', [4, 5, 6, 7]),
+    ('taylor', 'taylor', [0, 1, 2, 3]),
+])
+def test_each_criterion_removes_the_channels_planted_for_it(criterion, setup, kept):
+    net = planted_net(setup)
+    x = torch.rand(2, 3, 4, 4)  # positive, so the ReLU passes every planted channel
+    pruned = prune(net, x, 0.5, importance=criterion, loss_fn=lambda out: out.sum())
+    assert kept_channels(pruned) == kept
+    # the kept filters are the originals, not copies of a neighbour
+    idx = torch.tensor(kept)
+    assert torch.equal(pruned[0].weight, net[0].weight[idx])
+    assert torch.equal(pruned[3].weight, net[3].weight[:, idx][:pruned[3].out_channels]) or \
+        pruned[3].weight.shape[1] == len(kept)
+
+
+def test_random_criterion_ignores_the_weights_and_is_seeded():
+    # The same channels whatever the weights (it does not rank them), and the same on every call.
+    x = torch.rand(2, 3, 4, 4)
+    chosen = {setup: kept_channels(prune(planted_net(setup), x, 0.5, importance='random'))
+              for setup in ('norms', 'fpgm', 'taylor')}
+    assert len(set(map(tuple, chosen.values()))) == 1
+    assert kept_channels(prune(planted_net('norms'), x, 0.5, importance='random')) == chosen['norms']
+    assert len(chosen['norms']) == 4
 
 
 def test_public_entry_point():

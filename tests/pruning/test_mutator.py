@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 
 from razor_ext.pruning import ChannelMutator
 from razor_ext.registry import MODELS
 from tests.pruning import zoo
+from tests.pruning.planted import kept_channels, planted_net
 
 
 def test_masked_model_equals_static_model_and_config_round_trips():
@@ -71,6 +73,26 @@ def test_ite_prune_reaches_target_step_by_step():
     assert static(x).shape == (4, 10)
 
 
+def test_group_fisher_removes_the_channels_with_zero_fisher_first():
+    # conv2 reads nothing from channels 2 and 5 of conv1 (zero columns), so every coupled
+    # w * dL/dw of those channels is zero: their Fisher score is exactly 0, every other atom's is
+    # positive. With lr=0 the weights stay planted; two removals must take exactly 2 and 5.
+    net = planted_net('norms')
+    with torch.no_grad():
+        net[3].weight[:, [2, 5]] = 0.0
+    x, y = torch.rand(4, 3, 4, 4), torch.tensor([0, 1, 0, 1])
+    algo = MODELS.build(dict(type='GroupFisherAlgorithm', architecture=net, interval=1,
+                             num_prune=2, example_inputs=x))
+    opt = torch.optim.SGD(algo.parameters(), lr=0.0)
+    for _ in range(3):
+        algo.train_step((x, y), opt)
+    assert algo.pruned == 2
+    kept = {len(u.kept): np.nonzero(u.kept)[0].tolist() for u in algo.mutator.units}
+    assert kept[8] == [0, 1, 3, 4, 6, 7] and kept[4] == [0, 1, 2, 3]
+    static = algo.to_static()
+    assert kept_channels(static) == [0, 1, 3, 4, 6, 7]
+
+
 def test_group_fisher_removes_cheapest_channels():
     x, y = torch.randn(4, 3, 32, 32), torch.randint(0, 10, (4,))
     algo = MODELS.build(dict(type='GroupFisherAlgorithm', architecture=zoo.ResNetBasic(),
@@ -83,3 +105,5 @@ def test_group_fisher_removes_cheapest_channels():
     full = sum(p.numel() for p in zoo.ResNetBasic().parameters())
     assert sum(p.numel() for p in static.parameters()) < full
     assert static(x).shape == (4, 10)
+
+

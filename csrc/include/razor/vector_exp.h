@@ -3,7 +3,7 @@
 // glibc's expf is a library call per element unless __FAST_MATH__ is defined, and -ffast-math
 // assumes there are no NaN or Inf, which logits do hold (-inf masks). These are branch-free
 // Cody-Waite range reductions with a polynomial, written only with +, *, compares, selects and
-// bit casts so that each RAZOR_VECTOR_CLONES clone turns a loop of them into SIMD code:
+// bit casts so that each RAZOR_VECTOR_VERSIONS version turns a loop of them into SIMD code:
 //   exp(x) = 2^n * exp(r),  n = round(x / ln 2),  r = x - n ln 2 in [-ln2/2, ln2/2].
 // Edge cases follow std::exp: NaN -> NaN, +inf and overflow -> +inf, -inf and underflow -> +0, and
 // results in the subnormal range are produced (2^n is applied as two normal factors, so one
@@ -16,15 +16,11 @@
 
 #include "razor/simd_dispatch.h"
 
-// Clones for the exp-heavy loops: like RAZOR_VECTOR_CLONES, but the AVX2 clone also gets FMA (and
-// the AVX-512 one VL/BW/DQ), i.e. the x86-64-v3 / v4 levels: a polynomial exp is a chain of
+// Versions for the exp-heavy loops: like RAZOR_VECTOR_VERSIONS, but the AVX2 version also gets FMA
+// (and the AVX-512 one VL/BW/DQ), i.e. the x86-64-v3 / v4 levels: a polynomial exp is a chain of
 // multiply-adds, and GCC's plain "avx2" target does not include FMA.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
-#define RAZOR_EXP_CLONES \
-  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define RAZOR_EXP_CLONES
-#endif
+#define RAZOR_EXP_VERSIONS(name, params, args) \
+  RAZOR_ISA_VERSIONS("arch=x86-64-v4", "arch=x86-64-v3", name, params, args)
 
 namespace razor {
 
