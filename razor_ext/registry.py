@@ -20,6 +20,7 @@ Example:
 """
 from __future__ import annotations
 
+import contextvars
 import difflib
 import importlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -29,6 +30,10 @@ from typing import Any, TypeVar
 __all__ = ['Registry', 'MODELS', 'TASK_UTILS', 'LOOPS', 'HOOKS', 'DATASETS', 'METRICS']
 
 T = TypeVar('T', bound=Callable[..., Any])
+
+# The ``_scope_`` of the dict being built: the nested dicts its constructor builds resolve bare
+# names in that scope first ('mmcls' + 'ResNet' -> 'mmcls.ResNet' when registered).
+_DEFAULT_SCOPE: contextvars.ContextVar[str | None] = contextvars.ContextVar('razor_scope', default=None)
 
 # How many known names an "unknown type" error lists when none of them is close to the request.
 _MAX_LISTED_NAMES = 20
@@ -190,7 +195,14 @@ class Registry:
         """
         if not isinstance(name, str):
             raise TypeError(f'Registry.get expects a str name, got {type(name).__name__}')
-        obj = self._lookup(name)
+        obj = None
+        scope = _DEFAULT_SCOPE.get()
+        if scope is not None and '.' not in name:
+            # Inside a dict built with ``_scope_='mmcls'`` a bare name means that scope's class
+            # first (mmcls's 'ResNet' takes ``depth``, razor_ext's own ``depths``), as in MMEngine.
+            obj = self._lookup(f'{scope}.{name}')
+        if obj is None:
+            obj = self._lookup(name)
         if obj is None and '.' in name:
             # MMRazor / OpenMMLab scoped names ('mmrazor.SPOS', 'mmcls.ImageClassifier'): the
             # exact scoped key wins (a scope may register its own class under a shared name),
@@ -326,9 +338,14 @@ class Registry:
                            f'what to build, got keys {sorted(map(str, cfg))} '
                            f'(default_args keys {sorted(default_args)})')
         obj_type = args.pop('type')
-        args.pop('_scope_', None)  # OpenMMLab's default-scope key: names resolve without it here
+        scope = args.pop('_scope_', None)  # OpenMMLab's default-scope key
         if isinstance(obj_type, str):
-            obj_cls = self.get(obj_type)
+            outer = _DEFAULT_SCOPE.set(scope) if isinstance(scope, str) else None
+            try:
+                obj_cls = self.get(obj_type)
+            finally:
+                if outer is not None:
+                    _DEFAULT_SCOPE.reset(outer)
             if obj_cls is None:
                 raise self._unknown_name_error(obj_type)
         elif callable(obj_type):
@@ -336,6 +353,7 @@ class Registry:
         else:
             raise TypeError(f'"type" must be a registered name (str) or a class/callable, got '
                             f'{type(obj_type).__name__}: {obj_type!r}')
+        token = _DEFAULT_SCOPE.set(scope) if isinstance(scope, str) else None
         try:
             return obj_cls(**args)
         except Exception as err:
@@ -354,6 +372,9 @@ class Registry:
                 err.add_note(f'while building {prefix}')
                 raise
             raise wrapped from err
+        finally:
+            if token is not None:
+                _DEFAULT_SCOPE.reset(token)
 
 
 # Each registry imports the packages that register into it the first time it is searched (they
