@@ -8,6 +8,7 @@ Everything a config can name is registered in one of the four registries defined
 * :data:`LOOPS` - training / search / calibration loops;
 * :data:`HOOKS` - runner hooks;
 * :data:`DATASETS` - data sets named in dataloader configs;
+* :data:`TRANSFORMS` - data pipeline steps (mmcls's ``LoadImageFromFile``, ``RandomResizedCrop``, ...);
 * :data:`METRICS` - evaluators named in ``val_evaluator`` / ``test_evaluator``.
 
 Example:
@@ -27,7 +28,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, TypeVar
 
-__all__ = ['Registry', 'MODELS', 'TASK_UTILS', 'LOOPS', 'HOOKS', 'DATASETS', 'METRICS']
+__all__ = ['Registry', 'MODELS', 'TASK_UTILS', 'LOOPS', 'HOOKS', 'DATASETS', 'METRICS', 'TRANSFORMS']
 
 T = TypeVar('T', bound=Callable[..., Any])
 
@@ -386,4 +387,5 @@ TASK_UTILS = Registry('task_utils', locations=['razor_ext.analysis', 'razor_ext.
 LOOPS = Registry('loops', locations=['razor_ext.engine'])
 HOOKS = Registry('hooks', locations=['razor_ext.engine'])
 DATASETS = Registry('datasets', locations=['razor_ext.data'])
+TRANSFORMS = Registry('transforms', locations=['razor_ext.data'])
 METRICS = Registry('metrics', locations=['razor_ext.engine'])

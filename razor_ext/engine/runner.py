@@ -104,6 +104,10 @@ class Runner:
         if not isinstance(cfg, Mapping):
             return cfg  # an already built loop
         cfg = dict(cfg)
+        if 'by_epoch' in cfg:
+            # MMEngine's train_cfg=dict(by_epoch=..., max_epochs=...) names the loop by a flag.
+            by_epoch = cfg.pop('by_epoch')
+            cfg.setdefault('type', 'EpochBasedTrainLoop' if by_epoch else 'IterBasedTrainLoop')
         cfg.setdefault('type', default_type)
         loop_cls = LOOPS.get(cfg['type']) if isinstance(cfg['type'], str) else cfg['type']
         if loop_cls is None:
