@@ -130,6 +130,11 @@ class BaseAlgorithm(nn.Module):
                  ) -> None:
         super().__init__()
         self.architecture = _build_module(architecture, 'architecture')
+        if data_preprocessor is None:
+            # As MMRazor: without its own, the algorithm uses its architecture's preprocessor.
+            data_preprocessor = getattr(self.architecture, 'data_preprocessor', None)
+            if not isinstance(data_preprocessor, nn.Module):
+                data_preprocessor = None
         self.data_preprocessor = (BaseDataPreprocessor() if data_preprocessor is None
                                   else _build_module(data_preprocessor, 'data_preprocessor'))
         if init_cfg is not None:

@@ -15,6 +15,7 @@ from razor_ext.config import Config
 from razor_ext.data.loaders import build_dataloader
 from razor_ext.engine.evaluator import Accuracy
 from razor_ext.engine.hooks.hook import Hook
+from razor_ext.engine.model_defaults import model_with_defaults
 from razor_ext.engine.optimizers import build_optimizers, build_schedulers
 from razor_ext.engine.randomness import rng_state, set_random_seed, set_rng_state
 from razor_ext.fileio import atomic_path
@@ -55,7 +56,7 @@ class Runner:
         self.seed = int(randomness.get('seed', 0) if randomness.get('seed') is not None else 0)
         set_random_seed(self.seed, bool(randomness.get('deterministic', False)))
         self.device = torch.device(cfg.get('device') or 'cpu')
-        self.model = self._build_model(cfg['model']).to(self.device)
+        self.model = self._build_model(model_with_defaults(cfg)).to(self.device)
         self.hooks: list[Hook] = []
         hooks_cfg = {**_DEFAULT_HOOKS, **dict(cfg.get('default_hooks') or {})}
         for hook_cfg in [h for h in hooks_cfg.values() if h is not None] + list(cfg.get('custom_hooks') or []):
