@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, TypeVar
 
-__all__ = ['Registry', 'MODELS', 'TASK_UTILS', 'LOOPS', 'HOOKS', 'DATASETS', 'METRICS', 'TRANSFORMS']
+__all__ = ['Registry', 'register_not_implemented', 'MODELS', 'TASK_UTILS', 'LOOPS', 'HOOKS', 'DATASETS', 'METRICS', 'TRANSFORMS']
 
 T = TypeVar('T', bound=Callable[..., Any])
 
@@ -376,6 +376,31 @@ class Registry:
         finally:
             if token is not None:
                 _DEFAULT_SCOPE.reset(token)
+
+
+def register_not_implemented(registry: Registry, names: Sequence[str], reason: str) -> None:
+    """Register MMRazor names razor_ext lacks, so building one fails with a clear message (not
+    an "unknown name" error that suggests a different class): ``NotImplementedError: DMCP is not
+    implemented in razor_ext: <reason> (docs/mmrazor_compat.md)``. Each name also answers under
+    ``mmrazor.<name>``.
+
+    Example:
+        >>> reg = Registry('demo')
+        >>> register_not_implemented(reg, ['Magic'], 'no paper to follow')
+        >>> reg.build(dict(type='mmrazor.Magic'))
+        Traceback (most recent call last):
+        ...
+        NotImplementedError: Magic (registry "demo"): Magic is not implemented in razor_ext: no paper to follow (docs/mmrazor_compat.md)
+    """
+    for name in names:
+        message = f'{name} is not implemented in razor_ext: {reason} (docs/mmrazor_compat.md)'
+
+        def refuse(*args: Any, _message: str = message, **kwargs: Any) -> Any:
+            raise NotImplementedError(_message)
+
+        refuse.__name__ = refuse.__qualname__ = name
+        refuse.__doc__ = message
+        registry.register_module(name=[name, f'mmrazor.{name}'], module=refuse)
 
 
 # Each registry imports the packages that register into it the first time it is searched (they

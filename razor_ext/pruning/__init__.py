@@ -23,3 +23,4 @@ __all__ = ['AnalysisReport', 'CRITERIA', 'ChannelMutator', 'GroupFisherAlgorithm
            'ItePruneAlgorithm', 'MutableChannelUnit', 'PruningCheckError', 'SlimmableChannelMutator',
            'SlimmableChannelUnit', 'algorithms', 'analyze', 'atom_importance', 'flops_of',
            'load_pruned', 'mutators', 'prune', 'save_pruned']
+from razor_ext.pruning import not_implemented  # noqa: E402,F401  (registers MMRazor names it lacks)

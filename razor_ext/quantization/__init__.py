@@ -25,3 +25,4 @@ __all__ = ['FakeQuantize', 'LearnableFakeQuantize', 'MMArchitectureQuant', 'PRES
            'enable_observers', 'export_onnx', 'fake_quantize', 'fake_quants',
            'fold_constant_quantize', 'freeze_bn_stats', 'freeze_observers', 'load', 'observers',
            'prepare', 'quantizers', 'save']
+from razor_ext.quantization import not_implemented  # noqa: E402,F401  (registers MMRazor names it lacks)

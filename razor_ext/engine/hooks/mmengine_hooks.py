@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from razor_ext.engine.hooks.hook import Hook
-from razor_ext.registry import HOOKS
+from razor_ext.registry import HOOKS, register_not_implemented
 
 
 class _RunnerDoesIt(Hook):
@@ -26,3 +26,9 @@ for _name in ('IterTimerHook', 'ParamSchedulerHook', 'DistSamplerSeedHook', 'Vis
               'SyncBuffersHook', 'RuntimeInfoHook'):
     HOOKS.register_module(name=[_name, f'mmengine.{_name}'],
                           module=type(_name, (_RunnerDoesIt,), {'__doc__': _RunnerDoesIt.__doc__}))
+
+register_not_implemented(HOOKS, ['ResourceInfoHook'],
+                         "MMRazor's hook that logs the resources of the best searched subnet is "
+                         "not ported; EstimateResourcesHook estimates a model's resources")
+register_not_implemented(HOOKS, ['EMAHook'], "MMEngine's exponential moving average of weights "
+                                             "is not ported")
