@@ -140,7 +140,7 @@ class CenterCrop:
     """The central ``crop_size`` window (images smaller than it are zero-padded first).
 
     Example:
-        >>> CenterCrop(crop_size=4)({'img': np.arange(36, dtype=np.uint8).reshape(6, 6, 1)})['img'][0, 0, 0]
+        >>> int(CenterCrop(crop_size=4)({'img': np.arange(36, dtype=np.uint8).reshape(6, 6, 1)})['img'][0, 0, 0])
         7
     """
 

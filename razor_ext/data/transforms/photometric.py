@@ -75,10 +75,11 @@ class RandomErasing:
     (``mode='const'``) or per-pixel noise (``mode='rand'``, N(fill_color, fill_std) clipped).
 
     Example:
-        >>> out = RandomErasing(erase_prob=1.0, min_area_ratio=0.5, max_area_ratio=0.5,
-        ...                     fill_color=(7, 7, 7))({'img': np.zeros((8, 8, 3), np.uint8)})
+        >>> out = RandomErasing(erase_prob=1.0, min_area_ratio=0.25, max_area_ratio=0.25,
+        ...                     aspect_range=(1.0, 1.0), fill_color=(7, 7, 7))(
+        ...     {'img': np.zeros((8, 8, 3), np.uint8)})
         >>> int((out['img'] == 7).all(-1).sum())
-        32
+        16
     """
 
     def __init__(self, erase_prob: float = 0.5, min_area_ratio: float = 0.02,
