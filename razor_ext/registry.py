@@ -8,6 +8,7 @@ Everything a config can name is registered in one of the four registries defined
 * :data:`LOOPS` - training / search / calibration loops;
 * :data:`HOOKS` - runner hooks;
 * :data:`DATASETS` - data sets named in dataloader configs;
+* :data:`TRANSFORMS` - data pipeline steps (mmcls's ``LoadImageFromFile``, ``RandomResizedCrop``, ...);
 * :data:`METRICS` - evaluators named in ``val_evaluator`` / ``test_evaluator``.
 
 Example:
@@ -20,15 +21,20 @@ Example:
 """
 from __future__ import annotations
 
+import contextvars
 import difflib
 import importlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, TypeVar
 
-__all__ = ['Registry', 'MODELS', 'TASK_UTILS', 'LOOPS', 'HOOKS', 'DATASETS', 'METRICS']
+__all__ = ['Registry', 'register_not_implemented', 'MODELS', 'TASK_UTILS', 'LOOPS', 'HOOKS', 'DATASETS', 'METRICS', 'TRANSFORMS']
 
 T = TypeVar('T', bound=Callable[..., Any])
+
+# The ``_scope_`` of the dict being built: the nested dicts its constructor builds resolve bare
+# names in that scope first ('mmcls' + 'ResNet' -> 'mmcls.ResNet' when registered).
+_DEFAULT_SCOPE: contextvars.ContextVar[str | None] = contextvars.ContextVar('razor_scope', default=None)
 
 # How many known names an "unknown type" error lists when none of them is close to the request.
 _MAX_LISTED_NAMES = 20
@@ -190,7 +196,14 @@ class Registry:
         """
         if not isinstance(name, str):
             raise TypeError(f'Registry.get expects a str name, got {type(name).__name__}')
-        obj = self._lookup(name)
+        obj = None
+        scope = _DEFAULT_SCOPE.get()
+        if scope is not None and '.' not in name:
+            # Inside a dict built with ``_scope_='mmcls'`` a bare name means that scope's class
+            # first (mmcls's 'ResNet' takes ``depth``, razor_ext's own ``depths``), as in MMEngine.
+            obj = self._lookup(f'{scope}.{name}')
+        if obj is None:
+            obj = self._lookup(name)
         if obj is None and '.' in name:
             # MMRazor / OpenMMLab scoped names ('mmrazor.SPOS', 'mmcls.ImageClassifier'): the
             # exact scoped key wins (a scope may register its own class under a shared name),
@@ -326,9 +339,14 @@ class Registry:
                            f'what to build, got keys {sorted(map(str, cfg))} '
                            f'(default_args keys {sorted(default_args)})')
         obj_type = args.pop('type')
-        args.pop('_scope_', None)  # OpenMMLab's default-scope key: names resolve without it here
+        scope = args.pop('_scope_', None)  # OpenMMLab's default-scope key
         if isinstance(obj_type, str):
-            obj_cls = self.get(obj_type)
+            outer = _DEFAULT_SCOPE.set(scope) if isinstance(scope, str) else None
+            try:
+                obj_cls = self.get(obj_type)
+            finally:
+                if outer is not None:
+                    _DEFAULT_SCOPE.reset(outer)
             if obj_cls is None:
                 raise self._unknown_name_error(obj_type)
         elif callable(obj_type):
@@ -336,6 +354,7 @@ class Registry:
         else:
             raise TypeError(f'"type" must be a registered name (str) or a class/callable, got '
                             f'{type(obj_type).__name__}: {obj_type!r}')
+        token = _DEFAULT_SCOPE.set(scope) if isinstance(scope, str) else None
         try:
             return obj_cls(**args)
         except Exception as err:
@@ -354,6 +373,34 @@ class Registry:
                 err.add_note(f'while building {prefix}')
                 raise
             raise wrapped from err
+        finally:
+            if token is not None:
+                _DEFAULT_SCOPE.reset(token)
+
+
+def register_not_implemented(registry: Registry, names: Sequence[str], reason: str) -> None:
+    """Register MMRazor names razor_ext lacks, so building one fails with a clear message (not
+    an "unknown name" error that suggests a different class): ``NotImplementedError: DMCP is not
+    implemented in razor_ext: <reason> (docs/mmrazor_compat.md)``. Each name also answers under
+    ``mmrazor.<name>``.
+
+    Example:
+        >>> reg = Registry('demo')
+        >>> register_not_implemented(reg, ['Magic'], 'no paper to follow')
+        >>> reg.build(dict(type='mmrazor.Magic'))
+        Traceback (most recent call last):
+        ...
+        NotImplementedError: Magic (registry "demo"): Magic is not implemented in razor_ext: no paper to follow (docs/mmrazor_compat.md)
+    """
+    for name in names:
+        message = f'{name} is not implemented in razor_ext: {reason} (docs/mmrazor_compat.md)'
+
+        def refuse(*args: Any, _message: str = message, **kwargs: Any) -> Any:
+            raise NotImplementedError(_message)
+
+        refuse.__name__ = refuse.__qualname__ = name
+        refuse.__doc__ = message
+        registry.register_module(name=[name, f'mmrazor.{name}'], module=refuse)
 
 
 # Each registry imports the packages that register into it the first time it is searched (they
@@ -365,6 +412,7 @@ TASK_UTILS = Registry('task_utils', locations=['razor_ext.analysis', 'razor_ext.
 LOOPS = Registry('loops', locations=['razor_ext.engine'])
 HOOKS = Registry('hooks', locations=['razor_ext.engine'])
 DATASETS = Registry('datasets', locations=['razor_ext.data'])
+TRANSFORMS = Registry('transforms', locations=['razor_ext.data'])
 METRICS = Registry('metrics', locations=['razor_ext.engine'])
 # Checkpoint formats that carry a recipe to replay before the weights load (a pruned model's
 # shapes), keyed by the file's ``format``: razor_ext.algorithm.load_weights looks them up here.

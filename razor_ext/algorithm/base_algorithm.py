@@ -130,6 +130,11 @@ class BaseAlgorithm(nn.Module):
                  ) -> None:
         super().__init__()
         self.architecture = _build_module(architecture, 'architecture')
+        if data_preprocessor is None:
+            # As MMRazor: without its own, the algorithm uses its architecture's preprocessor.
+            data_preprocessor = getattr(self.architecture, 'data_preprocessor', None)
+            if not isinstance(data_preprocessor, nn.Module):
+                data_preprocessor = None
         self.data_preprocessor = (BaseDataPreprocessor() if data_preprocessor is None
                                   else _build_module(data_preprocessor, 'data_preprocessor'))
         if init_cfg is not None:
@@ -221,6 +226,11 @@ class BaseAlgorithm(nn.Module):
             raise ValueError(f'loss mode of the plain architecture '
                              f'{type(self.architecture).__name__} needs targets: pass '
                              f'data_samples (e.g. a label tensor) or (inputs, targets) data')
+        if self._default_loss and isinstance(data_samples, (list, tuple)) and data_samples and all(
+                isinstance(d, Mapping) and 'gt_label' in d for d in data_samples):
+            # mmcls-style samples (a traced classifier has lost its head's own loss)
+            data_samples = torch.stack([torch.as_tensor(d['gt_label']).reshape(-1)[0]
+                                        for d in data_samples]).to(self.device)
         return {'loss': self.loss_fn(self.architecture(inputs), data_samples)}
 
     def _forward(self, inputs: Any, data_samples: Any = None) -> Any:

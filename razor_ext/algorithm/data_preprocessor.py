@@ -141,6 +141,10 @@ class ImgDataPreprocessor(BaseDataPreprocessor):
         mean: Per-channel means, or None for no normalisation (then std must be None too).
         std: Per-channel standard deviations; must be non-zero.
         non_blocking: See :class:`BaseDataPreprocessor`.
+        bgr_to_rgb, rgb_to_bgr: reverse the 3 channels (dim 1) first, as MMEngine's option
+            (images loaded in BGR order, normalised with RGB statistics).
+        pad_size_divisor, pad_value: MMEngine's padding keys; only the no-op ``1`` is supported
+            (classification batches are cropped to one size).
 
     Raises:
         ValueError: only one of mean/std given, lengths differ, a zero std, or (when called)
@@ -154,8 +158,12 @@ class ImgDataPreprocessor(BaseDataPreprocessor):
     """
 
     def __init__(self, mean: Sequence[float] | None = None, std: Sequence[float] | None = None,
-                 non_blocking: bool = False) -> None:
+                 non_blocking: bool = False, bgr_to_rgb: bool = False, rgb_to_bgr: bool = False,
+                 pad_size_divisor: int = 1, pad_value: float = 0) -> None:
         super().__init__(non_blocking=non_blocking)
+        if pad_size_divisor != 1:
+            raise ValueError(f'pad_size_divisor={pad_size_divisor} is not supported (only 1)')
+        self.swap_channels = bool(bgr_to_rgb or rgb_to_bgr)
         if (mean is None) != (std is None):
             raise ValueError('mean and std must be given together (or both be None)')
         self._normalize = mean is not None
@@ -191,6 +199,8 @@ class ImgDataPreprocessor(BaseDataPreprocessor):
         data = super().forward({'inputs': inputs, 'data_samples': data['data_samples']},
                                training, device)
         inputs = data['inputs']
+        if self.swap_channels and inputs.ndim >= 2 and inputs.shape[1] == 3:
+            inputs = inputs.flip(1)
         if inputs.dtype == torch.uint8:
             inputs = inputs.to(torch.get_default_dtype())
         if self._normalize and inputs.is_floating_point():

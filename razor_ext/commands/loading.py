@@ -28,7 +28,8 @@ def parse_cfg_options(pairs: Sequence[str]) -> dict[str, Any]:
         try:
             value = json.loads(raw)
         except json.JSONDecodeError:
-            value = raw
+            # MMEngine's DictAction spellings, used in MMRazor's docs: None, True, False.
+            value = {'None': None, 'True': True, 'False': False}.get(raw, raw)
         options[key] = value
     return options
 

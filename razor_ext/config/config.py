@@ -10,6 +10,8 @@ from razor_ext.config.config_dict import (ConfigDict, missing_key_message, refus
                                           to_config)
 from razor_ext.config.dumping import serialize, to_py_text
 from razor_ext.config.loading import format_of, load, merge
+from razor_ext.config.model_refs import expand_cfg_paths
+from razor_ext.config.openmmlab_scopes import check_supported_scope, register_openmmlab_scopes
 from razor_ext.config.scopes import resolve_config_path
 from razor_ext.fileio import atomic_write_text
 
@@ -45,7 +47,9 @@ class Config(MutableMapping):
         """Load a ``.py``, ``.yaml``/``.yml`` or ``.json`` config, resolving ``_base_`` files.
 
         ``path`` (and each ``_base_``) may name a registered scope, ``'scope::rel/path.py'``
-        (:func:`razor_ext.config.register_scope`).
+        (:func:`razor_ext.config.register_scope`; ``mmcls::`` is shipped, ``mmrazor::`` follows
+        ``$MMRAZOR_ROOT``). The body may read base values (``_base_.model`` in ``.py``,
+        ``{{_base_.x}}`` anywhere), and dicts with ``cfg_path=`` become the named config's model.
         ``_base_`` is a path or a list of paths relative to the file that names it; bases are
         merged in order, then the file itself on top. In ``.py`` files every module-level name
         is a key except private names, modules, functions and classes.
@@ -62,8 +66,10 @@ class Config(MutableMapping):
             >>> Config.fromfile(p).lr
             0.1
         """
+        register_openmmlab_scopes()
+        check_supported_scope(path)
         path = resolve_config_path(path)
-        return cls(load(path, ()), filename=path)
+        return cls(expand_cfg_paths(load(path, ()), path.parent), filename=path)
 
     @property
     def filename(self) -> str | None:

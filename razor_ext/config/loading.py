@@ -1,6 +1,7 @@
 """Loading config files: parsing ``.py``/``.yaml``/``.json`` and resolving ``_base_``."""
 from __future__ import annotations
 
+import ast
 import json
 import os
 import types
@@ -10,6 +11,9 @@ from typing import Any
 
 import yaml
 
+from razor_ext.config.base_refs import (BASE_VIEW_NAME, base_view, parse_markers, py_bases,
+                                        py_source_for_bases, redirect_base_reads, resolve_markers)
+from razor_ext.config.openmmlab_scopes import check_supported_scope
 from razor_ext.config.scopes import resolve_config_path
 
 BASE_KEY = '_base_'
@@ -51,12 +55,15 @@ def format_of(path: Path) -> str:
     return fmt
 
 
-def _parse_py(path: Path, text: str) -> dict[str, Any]:
+def _parse_py(path: Path, text: str, base: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Run a ``.py`` config; reads of ``_base_`` in its body see ``base`` (its merged bases)."""
     try:
-        code = compile(text, str(path), 'exec')
+        tree = ast.parse(py_source_for_bases(text), str(path))
+        code = compile(redirect_base_reads(tree), str(path), 'exec')
     except SyntaxError as err:
         raise ConfigParseError(str(path), err.lineno, f'SyntaxError: {err.msg}') from err
-    namespace: dict[str, Any] = {'__file__': str(path), '__name__': '__razor_ext_config__'}
+    namespace: dict[str, Any] = {'__file__': str(path), '__name__': '__razor_ext_config__',
+                                 BASE_VIEW_NAME: base_view(base or {})}
     try:
         exec(code, namespace)
     except Exception as err:
@@ -75,6 +82,16 @@ def _parse_py(path: Path, text: str) -> dict[str, Any]:
         if (k == BASE_KEY or not k.startswith('_')) and not isinstance(
             v, (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, type))
     }
+
+
+def _py_bases(path: Path, text: str) -> Any:
+    """The ``_base_`` list of a ``.py`` config, read before running it (its body may read bases)."""
+    try:
+        return py_bases(ast.parse(py_source_for_bases(text), str(path)))
+    except SyntaxError as err:
+        raise ConfigParseError(str(path), err.lineno, f'SyntaxError: {err.msg}') from err
+    except ValueError as err:
+        raise ConfigParseError(str(path), None, str(err)) from err
 
 
 def _parse_yaml(path: Path, text: str) -> Any:
@@ -135,9 +152,26 @@ def _strip_delete(value: Any) -> Any:
     return value
 
 
+def _load_bases(path: Path, bases: Any, chain: tuple[Path, ...]) -> dict[str, Any]:
+    if bases is None:
+        return {}
+    if isinstance(bases, (str, os.PathLike)):
+        bases = [bases]
+    if not isinstance(bases, (list, tuple)) or not all(
+            isinstance(b, (str, os.PathLike)) for b in bases):
+        raise TypeError(f'{path}: _base_ must be a path or a list of paths, got {bases!r}')
+    merged: dict[str, Any] = {}
+    for base in bases:
+        check_supported_scope(base)
+        # Later bases override earlier ones, as in a chain.
+        merged = merge(merged, load(resolve_config_path(base, path.parent), (*chain, path)))
+    return merged
+
+
 def load(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
     """Parse ``path`` and resolve its ``_base_`` files (relative to ``path``'s folder, or in a
-    registered scope: ``'mmcls::_base_/x.py'``).
+    registered scope: ``'mmcls::_base_/x.py'``) and its references to base values
+    (``_base_.x`` in ``.py``, ``{{_base_.x}}`` in any format).
 
     ``chain`` is the files that led here through ``_base_``; it detects cycles and names the
     file that asked for a missing base. Start with ``()``.
@@ -149,7 +183,13 @@ def load(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
     if not path.is_file():
         via = f' (a _base_ of {chain[-1]})' if chain else ''
         raise FileNotFoundError(2, f'Config file not found: {path}{via}', str(path))
-    raw = _PARSERS[fmt](path, path.read_text(encoding='utf-8'))
+    text = path.read_text(encoding='utf-8')
+    if fmt == 'py':
+        merged = _load_bases(path, _py_bases(path, text), chain)
+        raw = _parse_py(path, text, merged)
+    else:
+        raw = _PARSERS[fmt](path, parse_markers(text))
+        merged = None
     if raw is None:  # an empty yaml file
         raw = {}
     if not isinstance(raw, Mapping):
@@ -157,15 +197,9 @@ def load(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
                                              f'got {type(raw).__name__}')
     raw = dict(raw)
     bases = raw.pop(BASE_KEY, None)
+    if merged is None:
+        merged = _load_bases(path, bases, chain)
+        raw = resolve_markers(raw, merged, str(path))
     if bases is None:
         return _strip_delete(raw)
-    if isinstance(bases, (str, os.PathLike)):
-        bases = [bases]
-    if not isinstance(bases, (list, tuple)) or not all(
-            isinstance(b, (str, os.PathLike)) for b in bases):
-        raise TypeError(f'{path}: _base_ must be a path or a list of paths, got {bases!r}')
-    merged: dict[str, Any] = {}
-    for base in bases:
-        # Later bases override earlier ones, as in a chain.
-        merged = merge(merged, load(resolve_config_path(base, path.parent), (*chain, path)))
     return merge(merged, raw)

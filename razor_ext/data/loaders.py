@@ -102,5 +102,9 @@ def build_dataloader(cfg: Mapping[str, Any] | DataLoader, seed: int = 0, num_rep
                                  num_replicas=num_replicas, rank=rank)
     cfg.pop('persistent_workers', None)  # MMEngine key; meaningless with num_workers=0
     cfg.pop('collate_fn', None)
+    # Pipeline data sets (mmcls's) batch their packed samples themselves.
+    collate = getattr(dataset, 'collate_fn', None)
+    if callable(collate):
+        cfg['collate_fn'] = collate
     return DataLoader(dataset, sampler=sampler, batch_size=cfg.pop('batch_size', 1),
                       num_workers=cfg.pop('num_workers', 0), drop_last=cfg.pop('drop_last', False), **cfg)

@@ -20,3 +20,4 @@ __all__ = ['ConfigurableDistiller', 'DAFLDataFreeDistillation', 'DAFLGenerator',
            'OverhaulFeatureDistillation', 'SelfDistill', 'SingleTeacherDistill', 'algorithms',
            'connectors', 'convert_to_student_checkpoint', 'deliveries', 'losses', 'recorders',
            'student_state_dict_from']
+from razor_ext.distill import not_implemented  # noqa: E402,F401  (registers MMRazor names it lacks)

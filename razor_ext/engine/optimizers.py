@@ -10,6 +10,7 @@ from torch import nn
 
 
 def _optimizer_class(name: str) -> type[torch.optim.Optimizer]:
+    name = name.split('.')[-1]  # OpenMMLab scopes: 'mmcls.SGD', 'torch.optim.SGD'
     cls = getattr(torch.optim, name, None)
     if not (isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer)):
         known = sorted(n for n in dir(torch.optim) if isinstance(getattr(torch.optim, n), type)

@@ -17,6 +17,7 @@ from razor_ext.engine.distributed import (DataParallelContext, convert_sync_batc
                                           init_distributed)
 from razor_ext.engine.evaluator import Accuracy
 from razor_ext.engine.hooks.hook import Hook
+from razor_ext.engine.model_defaults import model_with_defaults
 from razor_ext.engine.optimizers import build_optimizers, build_schedulers
 from razor_ext.engine.randomness import rng_state, set_random_seed, set_rng_state
 from razor_ext.fileio import CHECKPOINT_FORMAT, load_checkpoint, save_checkpoint
@@ -61,7 +62,7 @@ class Runner:
         # shared seed stream), while the data sampler shards the batches between ranks.
         set_random_seed(self.seed, bool(randomness.get('deterministic', False)))
         self.device = torch.device(cfg.get('device') or default_device(self.dist_info))
-        self.model = self._build_model(cfg['model']).to(self.device)
+        self.model = self._build_model(model_with_defaults(cfg)).to(self.device)
         if cfg.get('sync_bn') and self.dist_info.distributed:
             self.model = convert_sync_batchnorm(self.model, self.device)
         self.hooks: list[Hook] = []
@@ -118,6 +119,10 @@ class Runner:
         if not isinstance(cfg, Mapping):
             return cfg  # an already built loop
         cfg = dict(cfg)
+        if 'by_epoch' in cfg:
+            # MMEngine's train_cfg=dict(by_epoch=..., max_epochs=...) names the loop by a flag.
+            by_epoch = cfg.pop('by_epoch')
+            cfg.setdefault('type', 'EpochBasedTrainLoop' if by_epoch else 'IterBasedTrainLoop')
         cfg.setdefault('type', default_type)
         loop_cls = LOOPS.get(cfg['type']) if isinstance(cfg['type'], str) else cfg['type']
         if loop_cls is None:

@@ -14,6 +14,7 @@ from razor_ext.supernet.dynamic_ops.dynamic_mixin import DynamicMixin
 from razor_ext.supernet.mutables.base_mutable import BaseMutable
 from razor_ext.estimators.analytic_plan import AnalyticPlan
 from razor_ext.estimators.latency import LatencyMeter
+from razor_ext.estimators.mmrazor_counter import mmrazor_macs
 from razor_ext.estimators import op_flops  # noqa: F401  (FLOPs of our ops)
 from razor_ext.registry import TASK_UTILS
 
@@ -49,6 +50,10 @@ class ResourceEstimator:
         latency_backend: ``'torch'`` (eager, on the model's device) or ``'onnxruntime'`` (the
             static subnet exported to ONNX, on CPU).
         analytic: count supernets from their choices (see above); False: always a forward.
+        counter: ``'torch'`` (the default described above) or ``'mmrazor'``: ``flops`` are then
+            multiply-adds counted as MMRazor's estimator counts them (norms, activations and
+            pooling included; :func:`~razor_ext.estimators.mmrazor_counter.mmrazor_macs`), one
+            forward per call; use it to compare with the FLOPs of MMRazor's tables.
 
     Example:
         >>> est = ResourceEstimator(input_shape=(1, 3, 8, 8), units=None)
@@ -58,9 +63,12 @@ class ResourceEstimator:
 
     def __init__(self, input_shape: Sequence[int] = (1, 3, 224, 224), units: str | None = 'M',
                  measure_latency: bool = False, warmup: int = 3, repeats: int = 10,
-                 analytic: bool = True, latency_backend: str = 'torch') -> None:
+                 analytic: bool = True, latency_backend: str = 'torch', counter: str = 'torch') -> None:
         if units not in ('M', 'G', None):
             raise ValueError(f"units must be 'M', 'G' or None, got {units!r}")
+        if counter not in ('torch', 'mmrazor'):
+            raise ValueError(f"counter must be 'torch' or 'mmrazor', got {counter!r}")
+        self.counter = counter
         self.input_shape, self.units = tuple(input_shape), units
         self.measure_latency = measure_latency
         self.latency_meter = LatencyMeter(self.input_shape, latency_backend, warmup, repeats)
@@ -73,11 +81,19 @@ class ResourceEstimator:
 
     def estimate(self, model: nn.Module) -> dict[str, Any]:
         """``{'flops': ..., 'params': ...}`` (+ ``'latency'`` in ms) of the subnet currently set."""
-        plan = self.plan_for(model) if self.analytic else None
+        plan = self.plan_for(model) if self.analytic and self.counter == 'torch' else None
         counted = plan.estimate() if plan is not None and plan.usable else None
         self.last_method = 'forward' if counted is None else 'analytic'
         if counted is None:
-            counted = self.count_forward(model, torch.zeros(self.input_shape, device=self._device(model)))
+            x = torch.zeros(self.input_shape, device=self._device(model))
+            counted = self.count_forward(model, x)
+            if self.counter == 'mmrazor':
+                was_training = model.training
+                model.eval()  # MMRazor counts in eval mode
+                try:
+                    counted = (mmrazor_macs(model, x), counted[1])
+                finally:
+                    model.train(was_training)
         result: dict[str, Any] = {'flops': self._scale(counted[0]), 'params': self._scale(counted[1])}
         if self.measure_latency:
             result.update(self._latency(model))

@@ -27,3 +27,4 @@ __all__ = ['AnalysisReport', 'CRITERIA', 'ChannelMutator', 'GroupFisherAlgorithm
            'load_pruned', 'mutators', 'prune', 'save_pruned']
 __all__ += ['SparseGPT', 'magnitude_prune', 'sparse_gpt', 'sparse_gpt_prune',
             'to_semi_structured']
+from razor_ext.pruning import not_implemented  # noqa: E402,F401  (registers MMRazor names it lacks)

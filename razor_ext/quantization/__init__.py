@@ -29,3 +29,4 @@ __all__ = ['FakeQuantize', 'LearnableFakeQuantize', 'MMArchitectureQuant', 'PRES
            'prepare', 'quantizers', 'save']
 __all__ += ['GPTQ', 'WeightOnlyQuantLinear', 'export_matmulnbits', 'gptq', 'load_weight_only',
             'save_weight_only']
+from razor_ext.quantization import not_implemented  # noqa: E402,F401  (registers MMRazor names it lacks)

@@ -47,8 +47,11 @@ def test_registered_with_paper_docstring(name):
 def test_kl_divergence(reduction, tau):
     s, te = RNG.normal(size=(3, 5)) * 2, RNG.normal(size=(3, 5)) * 2
     rows = [kl(softmax(te[i] / tau), softmax(s[i] / tau)) * tau ** 2 for i in range(3)]
+    p_t = np.stack([softmax(r / tau) for r in te])
+    p_s = np.stack([softmax(r / tau) for r in s])
+    terms = p_t * (np.log(p_t) - np.log(p_s)) * tau ** 2  # MMRazor's 'none': element-wise
     expected = {'batchmean': sum(rows) / 3, 'sum': sum(rows), 'mean': sum(rows) / 15,
-                'none': rows}[reduction]
+                'none': terms}[reduction]
     got = build('KLDivergence', tau=tau, reduction=reduction, loss_weight=2.0)(t(s), t(te))
     np.testing.assert_allclose(got.numpy(), 2.0 * np.array(expected), rtol=1e-10)
 
@@ -62,6 +65,21 @@ def test_kl_divergence_classes_on_dim1_of_nd_inputs_and_teacher_detached():
     assert got.item() == pytest.approx(expected, rel=1e-10)
     got.backward()
     assert te.grad is None and s.grad is not None
+
+
+@pytest.mark.parametrize('reduction', ['batchmean', 'sum', 'mean', 'none'])
+def test_kl_divergence_matches_mmrazor_on_4d_inputs(reduction):
+    # MMRazor: tau**2 * F.kl_div(log_softmax(S/tau, 1), softmax(T/tau, 1), reduction)
+    s, te = t(RNG.normal(size=(2, 5, 3, 4))).requires_grad_(), t(RNG.normal(size=(2, 5, 3, 4)))
+    tau = 2.0
+    ref = tau ** 2 * torch.nn.functional.kl_div(
+        torch.log_softmax(s / tau, 1), torch.softmax(te / tau, 1), reduction=reduction)
+    got = build('KLDivergence', tau=tau, reduction=reduction, loss_weight=0.5)(s, te)
+    assert got.shape == ref.shape
+    torch.testing.assert_close(got, 0.5 * ref, rtol=1e-9, atol=1e-12)
+    grad, = torch.autograd.grad(got.sum(), s)
+    ref_grad, = torch.autograd.grad((0.5 * ref).sum(), s)
+    torch.testing.assert_close(grad, ref_grad, rtol=1e-9, atol=1e-12)
 
 
 def test_kl_divergence_bad_arguments_name_them():

@@ -56,7 +56,7 @@ class InvertedResidual(nn.Module):
         return x + self.conv(x) if self.use_res_connect else self.conv(x)
 
 
-@MODELS.register_module()
+@MODELS.register_module(name=['MobileNetV2', 'mmcls.MobileNetV2'])
 class MobileNetV2(nn.Module):
     """MobileNetV2 (Sandler et al. 2018) as mmcls builds it.
 

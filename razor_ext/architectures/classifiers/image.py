@@ -91,6 +91,8 @@ class ImageClassifier(nn.Module):
         if train_cfg and train_cfg.get('augments'):
             raise ValueError('ImageClassifier: train_cfg batch augments (Mixup, CutMix) are not '
                              'supported here')
+        if data_preprocessor is None:
+            data_preprocessor = {}  # mmcls: a ClsDataPreprocessor always (uint8 -> float)
         if isinstance(data_preprocessor, Mapping):
             data_preprocessor = {'type': 'ClsDataPreprocessor', **dict(data_preprocessor)}
         self.data_preprocessor = _build(data_preprocessor, 'data_preprocessor')

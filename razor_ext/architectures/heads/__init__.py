@@ -1,4 +1,5 @@
 """Heads of mmcls-style classifiers."""
 from razor_ext.architectures.heads.linear_head import LinearClsHead
+from razor_ext.architectures.heads.vit_head import DeiTClsHead, VisionTransformerClsHead
 
-__all__ = ['LinearClsHead']
+__all__ = ['DeiTClsHead', 'LinearClsHead', 'VisionTransformerClsHead']

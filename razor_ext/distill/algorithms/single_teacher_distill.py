@@ -41,6 +41,11 @@ def _to(data: Any, device: torch.device | None, dtype: torch.dtype | None) -> An
 
 
 def _load_checkpoint(model: nn.Module, path: str) -> None:
+    if str(path).startswith(('http://', 'https://')):
+        # MMRazor's configs name download URLs; razor_ext runs offline.
+        raise ValueError(f'teacher_ckpt {path!r} is a URL: razor_ext does not download '
+                         f'checkpoints; download it and pass the local file, or set '
+                         f'model.teacher_ckpt=None to distil from a randomly initialised teacher')
     from razor_ext.algorithm.weights import load_weights
 
     load_weights(model, path)

@@ -17,7 +17,9 @@ def build_mutator(cfg: ChannelMutator | Mapping[str, Any] | None) -> ChannelMuta
         return cfg
     cfg = dict(cfg or {})
     kind = cfg.pop('type', 'ChannelMutator').split('.')[-1]
-    if kind != 'ChannelMutator':
+    # MMRazor's GroupFisherChannelMutator is the ChannelMutator with GroupFisher units, which
+    # channel_unit_cfg names.
+    if kind not in ('ChannelMutator', 'GroupFisherChannelMutator'):
         raise ValueError(f"mutator type must be 'ChannelMutator', got {kind!r}")
     return ChannelMutator(**cfg)
 

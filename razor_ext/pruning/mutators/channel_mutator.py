@@ -116,7 +116,8 @@ class ChannelMutator:
     def prepare_from_supernet(self, supernet: nn.Module, example_inputs: Any = None) -> None:
         """Analyse ``supernet`` and make its prunable layers mask-driven (parametrizations)."""
         if example_inputs is None:
-            demo = self.parse_cfg.get('demo_input')
+            # MMRazor's ChannelAnalyzer analyses a (1, 3, 224, 224) input unless told otherwise.
+            demo = self.parse_cfg.get('demo_input', (1, 3, 224, 224))
             if demo is None:
                 raise ValueError("prepare_from_supernet needs example_inputs or parse_cfg "
                                  "'demo_input' (a shape such as (1, 3, 224, 224))")

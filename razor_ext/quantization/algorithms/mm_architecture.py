@@ -61,8 +61,11 @@ class MMArchitectureQuant(BaseAlgorithm):
                  freeze_observer_epoch: int | None = None, freeze_bn_epoch: int | None = None,
                  data_preprocessor: nn.Module | Mapping[str, Any] | None = None,
                  init_cfg: Mapping[str, Any] | None = None,
-                 loss_fn: Callable[[Any, Any], torch.Tensor] | Mapping[str, Any] | None = None) -> None:
+                 loss_fn: Callable[[Any, Any], torch.Tensor] | Mapping[str, Any] | None = None,
+                 deploy_cfg: Any = None) -> None:
         super().__init__(architecture, data_preprocessor, init_cfg, loss_fn)
+        # MMRazor's backend deploy config (mmdeploy); kept for reference, export uses ONNX QDQ.
+        self.deploy_cfg = deploy_cfg
         if mode not in ('ptq', 'qat'):
             raise ValueError(f"mode must be 'ptq' or 'qat', got {mode!r}")
         if float_checkpoint is not None:

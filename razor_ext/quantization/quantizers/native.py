@@ -8,6 +8,8 @@ following BatchNorm/ReLU, which a backend fuses).
 """
 from __future__ import annotations
 
+import inspect
+
 import copy
 import operator
 from collections.abc import Iterable, Sequence
@@ -62,6 +64,8 @@ class NativeQuantizer:
     Args:
         qconfig: a :class:`~razor_ext.quantization.QConfig`, preset name or dict.
         skip: module names (a name also skips everything under it) or types left float.
+        global_qconfig: MMRazor's observer / fake-quant / qscheme dict (used when ``qconfig`` is None);
+            tracer, no_observer_modules: MMRazor's fx tracing keys, accepted and kept.
         fold_bn: fold BatchNorm into the preceding conv. PTQ: always sensible. QAT: trains the
             folded conv (BN statistics frozen at their current values); False keeps BN float.
 
@@ -76,9 +80,16 @@ class NativeQuantizer:
     default_qconfig = 'int8_per_channel'
     quantize_outputs = True
 
-    def __init__(self, qconfig: Any = None, skip: SkipSpec = (), fold_bn: bool = True) -> None:
+    def __init__(self, qconfig: Any = None, skip: SkipSpec = (), fold_bn: bool = True,
+                 global_qconfig: Any = None, tracer: Any = None, no_observer_modules: Any = None) -> None:
+        from razor_ext.quantization.mmrazor_qconfig import qconfig_from_global
         from razor_ext.quantization.qconfig import as_qconfig
 
+        # MMRazor's keys: global_qconfig (observer / fake-quant / qscheme dicts); tracer and
+        # no_observer_modules configure torch.fx tracing, which razor_ext does its own way.
+        if global_qconfig is not None and qconfig is None:
+            qconfig = qconfig_from_global(global_qconfig)
+        self.tracer_cfg, self.no_observer_modules = tracer, no_observer_modules
         self.qconfig = as_qconfig(self.default_qconfig if qconfig is None else qconfig)
         self.skip = tuple(skip)
         for item in self.skip:
@@ -131,8 +142,12 @@ class NativeQuantizer:
             except AttributeError:
                 raise ValueError(f'skip names a module {name!r} that the model does not have') from None
         tracer = _SkipTracer(skip_names, skip_types)
+        # OpenMMLab models (ImageClassifier) take forward(inputs, data_samples, mode): trace the
+        # 'tensor' mode, the one that yields logits.
+        params = inspect.signature(model.forward).parameters
+        concrete = {k: v for k, v in (('data_samples', None), ('mode', 'tensor')) if k in params}
         try:
-            graph = tracer.trace(model)
+            graph = tracer.trace(model, concrete_args=concrete or None)
         except Exception as err:  # fx raises many types for untraceable code
             raise TypeError(f'{type(model).__name__} cannot be traced by torch.fx ({err}); put the '
                             f'untraceable part in `skip` or make it traceable') from err

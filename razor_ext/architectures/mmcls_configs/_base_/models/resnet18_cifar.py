@@ -1,0 +1,8 @@
+# ResNet-18 for CIFAR-10 (3x3 stem, no max-pool): linear head (512 -> 10).
+model = dict(
+    type='mmcls.ImageClassifier',
+    backbone=dict(type='mmcls.ResNet_CIFAR', depth=18, num_stages=4, out_indices=(3, ),
+                  style='pytorch'),
+    neck=dict(type='mmcls.GlobalAveragePooling'),
+    head=dict(type='mmcls.LinearClsHead', num_classes=10, in_channels=512,
+              loss=dict(type='mmcls.CrossEntropyLoss', loss_weight=1.0)))

@@ -1,0 +1,17 @@
+"""MMRazor NAS components razor_ext does not implement: building one raises NotImplementedError
+with the reason (docs/mmrazor_compat.md lists them)."""
+from razor_ext.registry import LOOPS, MODELS, register_not_implemented
+
+register_not_implemented(MODELS, ['Autoformer', 'AutoformerBackbone'],
+                         'the AutoFormer transformer supernet (dynamic attention and embedding '
+                         'widths) is not ported')
+register_not_implemented(MODELS, ['SearchableImageClassifier', 'DynamicLinearClsHead',
+                                  'SqueezeMeanPoolingWithDropout'],
+                         "the BigNAS/OFA classifier wrapper with connect_head is not ported; build "
+                         "AttentiveMobileNetV3 in an ImageClassifier instead")
+register_not_implemented(MODELS, ['SlimmableNetwork', 'OneShotChannelMutator'],
+                         'AutoSlim slimmable subnets and the one-shot channel mutator are not ported')
+register_not_implemented(MODELS, ['DartsSubnetClsHead'],
+                         "DARTS's subnet head with an auxiliary classifier is not ported")
+register_not_implemented(LOOPS, ['AutoSlimGreedySearchLoop', 'SlimmableValLoop'],
+                         "AutoSlim's greedy channel search and slimmable validation are not ported")
