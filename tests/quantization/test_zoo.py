@@ -98,7 +98,7 @@ def test_skip_by_name_and_type_stays_float():
 def test_mixed_precision_override_by_name():
     model, x = ZOO['resnet']
     q = prepare(model, x, qconfig={'preset': 'w4a8', 'overrides': {'fc': 'int8'}})
-    assert q.fc.weight_fake_quant.quant_max == 255  # 8-bit (uint8 codes)
+    assert q.fc.weight_fake_quant.quant_max == 127  # 8-bit, int8 codes (the default since issue 25)
     assert q.stem._modules['0'].weight_fake_quant.quant_max == 7
 
 
