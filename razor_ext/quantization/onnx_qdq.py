@@ -17,6 +17,7 @@ from torch import Tensor, fx, nn
 from razor_ext.export.onnx_export import OnnxVerificationError, onnxruntime_outputs, to_onnx
 from razor_ext.fileio import atomic_write_bytes
 from razor_ext.quantization.fake_quantize import FakeQuantize
+from razor_ext.quantization.qdq_layout import requantize_rearranged_inputs
 from razor_ext.quantization.switches import fake_quants
 
 __all__ = ['export_onnx', 'fold_constant_quantize']
@@ -154,7 +155,7 @@ def export_onnx(model: nn.Module, example_inputs: Tensor | Sequence[Tensor],
             # qparams are constants of the exported graph by design: the tracer's warning is noise
             warnings.filterwarnings('ignore', category=torch.jit.TracerWarning)
             raw = to_onnx(model, inputs, Path(tmp) / 'fake_quant.onnx', verify=False, opset=opset)
-            proto = fold_constant_quantize(onnx.load(str(raw)))
+            proto = requantize_rearranged_inputs(fold_constant_quantize(onnx.load(str(raw))))
         onnx.checker.check_model(proto)
         atomic_write_bytes(path, proto.SerializeToString())
         if verify:
