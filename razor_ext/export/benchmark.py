@@ -22,7 +22,7 @@ from razor_ext.export.onnx_export import to_onnx
 from razor_ext.export.runtime_inputs import as_input_tuple, graph_inputs
 from razor_ext.export.runtime_sessions import RUNTIMES, RuntimeSession
 
-__all__ = ['BenchmarkResult', 'benchmark']
+__all__ = ['BenchmarkResult', 'benchmark', 'latency_measure']
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,3 +115,28 @@ def benchmark(model: nn.Module | str | os.PathLike[str],
     batch = int(arrays[0].shape[0]) if arrays and arrays[0].ndim else 1
     return BenchmarkResult(statistics.median(times), statistics.fmean(times), min(times), runtime,
                            threads, batch, warmup, repeats, session.precision)
+
+
+def latency_measure(runtime: str = 'onnxruntime', threads: int | None = None, warmup: int = 5,
+                    repeats: int = 20, config: Mapping[str, Any] | None = None) -> Any:
+    """A ``(model, input_shape) -> BenchmarkResult`` callable for latency constraints.
+
+    What :class:`~razor_ext.estimators.LatencyMeter` and
+    :class:`~razor_ext.estimators.ResourceEstimator` take as ``measure`` / ``latency_measure``,
+    so that a search can limit the latency *measured in the deployment runtime* (the estimators
+    may not import ``export``; the caller hands them this). Inputs are standard normal.
+
+    Example:
+        >>> measure = latency_measure('onnxruntime', threads=1, warmup=0, repeats=2)
+        >>> measure(torch.nn.Linear(8, 4), (1, 8)).runtime
+        'onnxruntime'
+    """
+    if runtime not in RUNTIMES:
+        raise ValueError(f'runtime must be one of {RUNTIMES}, got {runtime!r}')
+
+    def measure(model: nn.Module, input_shape: Sequence[int]) -> BenchmarkResult:
+        x = torch.randn(*input_shape)
+        return benchmark(model, x, runtime=runtime, threads=threads, warmup=warmup, repeats=repeats,
+                         config=config)
+
+    return measure
