@@ -36,7 +36,7 @@ def test_float_accuracy_is_well_above_chance_and_stages_stay_close(demo_run):
     rows = {}
     for line in (work / 'report.md').read_text().splitlines():
         cells = [c.strip() for c in line.strip('|').split('|')]
-        if len(cells) == 8 and cells[1] in ('done', 'not landed', 'failed'):
+        if len(cells) == 9 and cells[1] in ('done', 'not landed', 'failed'):
             rows[cells[0].split(':')[0].split(' ')[0].lower()] = cells
     teacher = float(rows['teacher'][2])
     assert teacher > 90.0
@@ -47,4 +47,21 @@ def test_float_accuracy_is_well_above_chance_and_stages_stay_close(demo_run):
         if status == 'done':
             assert float(rows[key][2]) > teacher - MAX_DROP[stage], rows[key]
         else:
-            assert 'not in this build' in rows[key][7]
+            assert 'not in this build' in rows[key][8]
+
+
+def test_latency_in_both_runtimes_and_where_compression_pays(demo_run):
+    import importlib.util
+
+    work, _ = demo_run
+    report = (work / 'report.md').read_text()
+    assert '| ORT ms/image | OpenVINO ms/image |' in report
+    teacher = next(line for line in report.splitlines() if line.startswith('| Teacher') or
+                   line.lower().startswith('| teacher'))
+    cells = [c.strip() for c in teacher.strip('|').split('|')]
+    assert float(cells[6]) > 0
+    if importlib.util.find_spec('openvino') is not None:
+        assert float(cells[7]) > 0
+    else:
+        assert cells[7] == '-'
+    assert 'fixed overhead' in report and 'examples/deployment_table.py' in report
