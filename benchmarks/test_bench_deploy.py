@@ -55,6 +55,9 @@ def test_resnet18_deployed_speedups(benchmark, runtime):
     with tempfile.TemporaryDirectory() as tmp:
         files = _files(Path(tmp), size)
         sessions = {k: RuntimeSession(p, runtime, threads) for k, p in files.items()}
+        if runtime == 'openvino':  # its own float precision may be bf16: f32 too, for reference
+            sessions['float_f32'] = RuntimeSession(files['float'], runtime, threads,
+                                                   {'INFERENCE_PRECISION_HINT': 'f32'})
         x = [np.random.default_rng(0).standard_normal((1, 3, size, size)).astype(np.float32)]
         for s in sessions.values():
             for _ in range(3):

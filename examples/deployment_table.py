@@ -100,7 +100,7 @@ def cpu_line() -> str:
 
 def run(models: list[str], threads: int, repeats: int, size: int, batches: tuple[int, ...],
         runtimes: list[str]) -> str:
-    lines = [f'CPU: {cpu_line()}; {threads} threads; input {size}x{size}; median of {repeats} calls '
+    lines = [f'CPU: {cpu_line()}; {threads} threads; OpenVINO float layers in {_ov_precision()}; input {size}x{size}; median of {repeats} calls '
              f'after warm-up, variants timed round-robin; onnxruntime {_version("onnxruntime")}, '
              f'OpenVINO {_version("openvino")}.', '']
     head = ['model', 'variant', 'ONNX MB']
@@ -118,7 +118,15 @@ def run(models: list[str], threads: int, repeats: int, size: int, batches: tuple
                 cells += [f'{ms[(rt, b)][label]:.2f}' for b in batches for rt in runtimes]
                 cells.append(f'{cosine(onnxruntime_outputs(path, [x])[0], ref):.4f}')
                 lines.append('| ' + ' | '.join(cells) + ' |')
+                print(lines[-1], flush=True)  # progress: the full table is printed at the end
     return '\n'.join(lines) + '\n'
+
+
+def _ov_precision() -> str:
+    if importlib.util.find_spec('openvino') is None:
+        return '-'
+    import openvino as ov
+    return ov.Core().get_property('CPU', 'INFERENCE_PRECISION_HINT').to_string()
 
 
 def _version(module: str) -> str:

@@ -6,6 +6,7 @@
     razor-ext search|prune|distill|quantize CONFIG
                                          the same runner, for configs of that family
     razor-ext export CONFIG --checkpoint CKPT --out FILE.onnx
+    razor-ext bench FILE.onnx [--runtime onnxruntime openvino]   latency in the runtimes, as JSON
     razor-ext info                       build information as JSON
 """
 from __future__ import annotations
@@ -27,6 +28,7 @@ _EXAMPLES = {
     'distill': 'razor-ext distill configs/distill/kd/kd_logits_cnn16_cnn8_mnist5k.py --work-dir work_dirs/kd',
     'quantize': 'razor-ext quantize configs/quantization/ptq_int8_mnist5k.py --work-dir work_dirs/ptq',
     'export': 'razor-ext export configs/classification/mnist5k_cnn.py --checkpoint work_dirs/cnn/epoch_2.pth --out cnn.onnx',
+    'bench': 'razor-ext bench cnn.onnx --runtime onnxruntime openvino --threads 2 --batch-size 1',
     'info': 'razor-ext info',
 }
 
@@ -125,6 +127,22 @@ def _demo(args: argparse.Namespace) -> int:
     return 1 if any(r.status == 'failed' for r in results) else 0
 
 
+def _bench(args: argparse.Namespace) -> int:
+    from razor_ext.export import benchmark
+
+    if not Path(args.onnx).is_file():
+        raise CliError(f'{args.onnx} does not exist', 'write one with `razor-ext export` or export_onnx()')
+    for runtime in args.runtime:
+        try:
+            r = benchmark(args.onnx, runtime=runtime, threads=args.threads, warmup=args.warmup,
+                          repeats=args.repeats, batch_size=args.batch_size)
+        except ImportError as err:  # an optional runtime that is not installed: say so, go on
+            print(json.dumps({'runtime': runtime, 'error': str(err)}))
+            continue
+        print(json.dumps(dict(file=str(args.onnx), **r.to_dict())))
+    return 0
+
+
 def _info(_: argparse.Namespace) -> int:
     from razor_ext.extension import build_info
 
@@ -167,6 +185,15 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument('--checkpoint', help='weights to load (a runner checkpoint)')
     export.add_argument('--out', required=True, help='the .onnx file to write')
     export.add_argument('--input-shape', default='1,1,28,28', help='example input shape (default 1,1,28,28)')
+    bench = add('bench', 'latency of an ONNX file in onnxruntime and OpenVINO (median of N after warm-up)',
+                _bench, config=False)
+    bench.add_argument('onnx', help='the .onnx file (e.g. from export or export_onnx)')
+    bench.add_argument('--runtime', nargs='+', default=['onnxruntime', 'openvino'],
+                       choices=['onnxruntime', 'openvino'], help='runtimes to time (default both)')
+    bench.add_argument('--threads', type=int, default=None, help='intra-op threads (default: torch\'s)')
+    bench.add_argument('--batch-size', type=int, default=1, help='dynamic batch dimension (default 1)')
+    bench.add_argument('--warmup', type=int, default=10)
+    bench.add_argument('--repeats', type=int, default=50)
     add('info', 'print build information as JSON', _info, config=False)
     return parser
 

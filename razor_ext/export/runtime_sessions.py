@@ -100,7 +100,8 @@ class RuntimeSession:
         props.update(config)
         compiled = core.compile_model(core.read_model(str(self.path)), 'CPU', props)
         self.input_names = [p.get_any_name() for p in compiled.inputs]
-        self.precision = str(compiled.get_property('INFERENCE_PRECISION_HINT'))
+        hint = compiled.get_property('INFERENCE_PRECISION_HINT')
+        self.precision = hint.to_string() if hasattr(hint, 'to_string') else str(hint)
         self._request = compiled.create_infer_request()
         self._n_outputs = len(compiled.outputs)
 
