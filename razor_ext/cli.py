@@ -9,6 +9,8 @@
     razor-ext configs [PATTERN]          the shipped configs (CONFIG may be razor_ext::<name>)
     razor-ext bench [--quick] [--out DIR] [--device cpu|cuda]
                                          the benchmark suite as one table (ratio = baseline / razor_ext)
+    razor-ext bench FILE.onnx [--runtime onnxruntime openvino]
+                                         latency of an exported model in the runtimes, as JSON
     razor-ext info                       build information as JSON
 
 What each command writes: docs/workflow.md.
@@ -37,6 +39,7 @@ _EXAMPLES = {
     'configs': 'razor-ext configs spos',
     'info': 'razor-ext info',
     'bench': 'razor-ext bench --quick --out bench_out',
+    'bench_onnx': 'razor-ext bench cnn.onnx --runtime onnxruntime openvino --threads 2 --batch-size 1',
 }
 
 CliError = CommandError  # the name earlier code and tests use
@@ -74,8 +77,14 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from razor_ext.bench import run_bench
     from razor_ext.commands.run import check_device
+
+    if args.onnx is not None:  # latency of one exported file in the deployment runtimes
+        from razor_ext.commands.latency import bench_onnx
+
+        bench_onnx(args.onnx, args.runtime, args.threads, args.warmup, args.repeats, args.batch_size)
+        return 0
+    from razor_ext.bench import run_bench
 
     check_device(args.device)
     run_bench(quick=args.quick, out=args.out, device=args.device or 'cpu')
@@ -134,11 +143,19 @@ def build_parser() -> argparse.ArgumentParser:
     add('info', 'print build information as JSON', _info, config=False)
     bench = sub.add_parser('bench', help='run the benchmark suite and print one table with ratios',
                            description='run the benchmark suite and print one table with ratios',
-                           epilog=f"example:\n  {_EXAMPLES['bench']}",
+                           epilog=f"examples:\n  {_EXAMPLES['bench']}\n  {_EXAMPLES['bench_onnx']}",
                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    bench.add_argument('onnx', nargs='?', default=None,
+                       help='an .onnx file: time it in the deployment runtimes instead of the suite')
     bench.add_argument('--quick', action='store_true', help='small shapes, few rounds (under 2 minutes)')
     bench.add_argument('--out', help='folder for bench.json and bench.md')
     bench.add_argument('--device', default=None, choices=['cpu', 'cuda'], help='cpu (default) or cuda')
+    bench.add_argument('--runtime', nargs='+', default=['onnxruntime', 'openvino'],
+                       choices=['onnxruntime', 'openvino'], help='with FILE.onnx: runtimes to time (default both)')
+    bench.add_argument('--threads', type=int, default=None, help="with FILE.onnx: intra-op threads (default: torch's)")
+    bench.add_argument('--batch-size', type=int, default=1, help='with FILE.onnx: dynamic batch dimension (default 1)')
+    bench.add_argument('--warmup', type=int, default=10, help='with FILE.onnx: untimed calls first')
+    bench.add_argument('--repeats', type=int, default=50, help='with FILE.onnx: timed calls (the median is reported)')
     bench.add_argument('--debug', action='store_true', help='show the full traceback on errors')
     bench.set_defaults(run=_bench)
     return parser

@@ -102,14 +102,15 @@ def test_an_unknown_scope_or_shipped_name_is_one_line_with_a_hint(capsys):
 
 def test_every_help_example_runs_from_outside_the_repository(tmp_path, monkeypatch, capsys):
     """The examples of razor-ext --help, in order (export reads what train wrote), shortened to
-    one epoch on the 500-image split; demo has its own test (tests/demo)."""
+    one epoch on the 500-image split; demo and the benchmark suite have their own tests
+    (tests/demo, tests/bench)."""
     from razor_ext.cli import _EXAMPLES
 
     monkeypatch.chdir(tmp_path)
     short = {"train": QUICK[1:], "search": QUICK[1:], "prune": [*QUICK[1:], "model.step_freq=2"],
              "distill": QUICK[1:], "quantize": ["train_cfg.calibrate_steps=1"], "export": []}
     for command, example in _EXAMPLES.items():
-        if command == "demo":
+        if command in ("demo", "bench"):
             continue
         argv = example.split()[1:]
         if command in short and short[command]:

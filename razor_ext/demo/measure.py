@@ -1,13 +1,14 @@
 """What the demo measures of every model: accuracy, parameters, FLOPs, ONNX size and latency."""
 from __future__ import annotations
 
-import statistics
-import time
+import importlib.util
 from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 from torch.utils.flop_counter import FlopCounterMode
+
+from razor_ext.export import benchmark
 
 
 def accuracy(model: nn.Module, images: Tensor, labels: Tensor, batch_size: int = 500) -> float:
@@ -37,17 +38,16 @@ def count_flops(model: nn.Module, example: Tensor) -> int:
     return int(counter.get_total_flops())
 
 
-def onnx_latency_ms(path: Path, example: Tensor, repeats: int = 50) -> float:
-    """Median onnxruntime CPU latency of one image (batch 1), after warm-up, in milliseconds."""
-    import onnxruntime as ort
+def onnx_latency_ms(path: Path, example: Tensor, repeats: int = 50, runtime: str = 'onnxruntime') -> float:
+    """Median latency of one image (batch 1) in ``runtime`` after warm-up, in milliseconds.
 
-    session = ort.InferenceSession(str(path), providers=['CPUExecutionProvider'])
-    feed = {session.get_inputs()[0].name: example[:1].numpy()}
-    for _ in range(5):
-        session.run(None, feed)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        session.run(None, feed)
-        times.append(time.perf_counter() - start)
-    return 1e3 * statistics.median(times)
+    Timed by :func:`razor_ext.export.benchmark` with ``torch.get_num_threads()`` threads.
+    """
+    return benchmark(path, example[:1], runtime=runtime, warmup=5, repeats=repeats).median_ms
+
+
+def openvino_latency_ms(path: Path, example: Tensor, repeats: int = 50) -> float | None:
+    """As :func:`onnx_latency_ms` in OpenVINO; None when OpenVINO is not installed."""
+    if importlib.util.find_spec('openvino') is None:
+        return None
+    return onnx_latency_ms(path, example, repeats, runtime='openvino')

@@ -50,7 +50,8 @@ def run_demo(work_dir: str | os.PathLike[str] = 'razor_demo', quick: bool = Fals
         results.append(result)
         if result.status == 'done':
             log(f'  accuracy {result.accuracy:.2f}%  params {result.params:,}  '
-                f'ONNX {result.onnx_bytes / 1024:.1f} KiB  {result.latency_ms:.3f} ms/image')
+                f'ONNX {result.onnx_bytes / 1024:.1f} KiB  {result.latency_ms:.3f} ms/image (onnxruntime)'
+                + ('' if result.openvino_ms is None else f', {result.openvino_ms:.3f} (OpenVINO)'))
     table = write_report(work, results, quick=quick)
     log('')
     log(table)

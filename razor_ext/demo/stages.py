@@ -13,7 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from razor_ext.demo.measure import accuracy, count_flops, count_params, onnx_latency_ms
+from razor_ext.demo.measure import (accuracy, count_flops, count_params, onnx_latency_ms,
+                                    openvino_latency_ms)
 from razor_ext.engine.progress import track
 from razor_ext.export import to_onnx
 from razor_ext.architectures import MnistCNN
@@ -34,7 +35,8 @@ class StageResult:
     flops: int | None = None
     onnx_file: str | None = None
     onnx_bytes: int | None = None
-    latency_ms: float | None = None
+    latency_ms: float | None = None  # onnxruntime, batch 1
+    openvino_ms: float | None = None  # OpenVINO, batch 1 (None: not installed)
     seconds: float | None = None
     notes: str = ''
     candidates: list[dict[str, float]] = field(default_factory=list)  # NAS: every evaluated subnet
@@ -85,6 +87,7 @@ def measure(ctx: DemoContext, result: StageResult, model: nn.Module, onnx_name: 
     (export or to_onnx)(model, example, path)
     result.onnx_file, result.onnx_bytes = path.name, path.stat().st_size
     result.latency_ms = onnx_latency_ms(path, example)
+    result.openvino_ms = openvino_latency_ms(path, example)
     return result
 
 

@@ -2,7 +2,10 @@
 
 ``ResourceEstimator`` (and any search constraint named ``latency``) uses :class:`LatencyMeter`;
 the figure is in milliseconds per forward of one batch of ``input_shape`` and records which
-backend measured it.
+backend measured it. The meter times eager torch or onnxruntime itself; for the deployment
+runtimes (OpenVINO, onnxruntime with stated threads) it takes a ``measure`` callable, usually
+:func:`razor_ext.export.latency_measure` (the estimators sit beside ``export`` in the layers and
+may not import it: the engine, demo or user passes the callable in).
 """
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ import dataclasses
 import statistics
 import tempfile
 import time
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +23,9 @@ from torch import nn
 __all__ = ['LatencyResult', 'LatencyMeter', 'measure_latency']
 
 _BACKENDS = ('torch', 'onnxruntime')
+
+# (model, input_shape) -> a result with ``median_ms`` and ``runtime`` (or ``backend``)
+MeasureFn = Callable[[nn.Module, tuple[int, ...]], Any]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,6 +119,10 @@ class LatencyMeter:
         input_shape: ``(N, C, H, W)`` batch shape timed.
         backend: ``'torch'`` or ``'onnxruntime'``.
         warmup, repeats: untimed and timed runs.
+        measure: time with this callable instead, ``measure(model, input_shape)`` returning an
+            object with ``median_ms`` and ``runtime`` (e.g.
+            ``razor_ext.export.latency_measure('openvino', threads=2)``, which returns
+            :class:`~razor_ext.export.BenchmarkResult`); ``backend`` then reports its runtime.
 
     Example:
         >>> meter = LatencyMeter((1, 8), repeats=2, warmup=0)
@@ -122,11 +132,14 @@ class LatencyMeter:
     """
 
     def __init__(self, input_shape: Sequence[int], backend: str = 'torch', warmup: int = 5,
-                 repeats: int = 20) -> None:
+                 repeats: int = 20, measure: MeasureFn | None = None) -> None:
         if backend not in _BACKENDS:
             raise ValueError(f'backend must be one of {_BACKENDS}, got {backend!r}')
+        if measure is not None and not callable(measure):
+            raise TypeError(f'measure must be callable, got {type(measure).__name__}')
         self.input_shape, self.backend = tuple(input_shape), backend
         self.warmup, self.repeats = warmup, repeats
+        self.measure_fn = measure
         self._cache: dict[Hashable, LatencyResult] = {}
 
     def __len__(self) -> int:
@@ -142,11 +155,34 @@ class LatencyMeter:
         """
         if key is not None and key in self._cache:
             return self._cache[key]
-        result = measure_latency(model, self.input_shape, backend=self.backend,
-                                 warmup=self.warmup, repeats=self.repeats)
+        if self.measure_fn is not None:
+            result = self._measured_by_callable(model)
+        else:
+            result = measure_latency(model, self.input_shape, backend=self.backend,
+                                     warmup=self.warmup, repeats=self.repeats)
         if key is not None:
             self._cache[key] = result
         return result
+
+    def _measured_by_callable(self, model: nn.Module) -> LatencyResult:
+        was_training = model.training
+        model.eval()
+        try:
+            r = self.measure_fn(model, self.input_shape)
+        finally:
+            model.train(was_training)
+        if not hasattr(r, 'median_ms'):
+            raise TypeError(f'measure must return an object with median_ms, got {type(r).__name__}')
+        runtime = getattr(r, 'runtime', getattr(r, 'backend', 'custom'))
+        return LatencyResult(float(r.median_ms), float(getattr(r, 'mean_ms', r.median_ms)),
+                             float(getattr(r, 'min_ms', r.median_ms)), str(runtime), 'cpu',
+                             int(getattr(r, 'repeats', 0)), int(getattr(r, 'warmup', 0)),
+                             int(getattr(r, 'threads', torch.get_num_threads())))
+
+    @property
+    def deployed(self) -> bool:
+        """Whether the model is timed as a deployed (exported, static) file, not eagerly."""
+        return self.backend == 'onnxruntime' or self.measure_fn is not None
 
     def estimate(self, model: nn.Module) -> dict[str, Any]:
         """``{'latency': median ms, 'latency_backend': backend}`` keyed by the model's current

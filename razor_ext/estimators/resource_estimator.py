@@ -49,6 +49,9 @@ class ResourceEstimator:
             per subnet (cached by the supernet's current choices).
         latency_backend: ``'torch'`` (eager, on the model's device) or ``'onnxruntime'`` (the
             static subnet exported to ONNX, on CPU).
+        latency_measure: a callable ``(model, input_shape) -> result with median_ms, runtime``
+            that times the static subnet instead, e.g.
+            ``razor_ext.export.latency_measure('openvino', threads=2)`` (see :class:`LatencyMeter`).
         analytic: count supernets from their choices (see above); False: always a forward.
         counter: ``'torch'`` (the default described above) or ``'mmrazor'``: ``flops`` are then
             multiply-adds counted as MMRazor's estimator counts them (norms, activations and
@@ -63,7 +66,8 @@ class ResourceEstimator:
 
     def __init__(self, input_shape: Sequence[int] = (1, 3, 224, 224), units: str | None = 'M',
                  measure_latency: bool = False, warmup: int = 3, repeats: int = 10,
-                 analytic: bool = True, latency_backend: str = 'torch', counter: str = 'torch') -> None:
+                 analytic: bool = True, latency_backend: str = 'torch', counter: str = 'torch',
+                 latency_measure: Any = None) -> None:
         if units not in ('M', 'G', None):
             raise ValueError(f"units must be 'M', 'G' or None, got {units!r}")
         if counter not in ('torch', 'mmrazor'):
@@ -71,7 +75,8 @@ class ResourceEstimator:
         self.counter = counter
         self.input_shape, self.units = tuple(input_shape), units
         self.measure_latency = measure_latency
-        self.latency_meter = LatencyMeter(self.input_shape, latency_backend, warmup, repeats)
+        self.latency_meter = LatencyMeter(self.input_shape, latency_backend, warmup, repeats,
+                                          measure=latency_measure)
         self.analytic = analytic
         self.last_method: str | None = None  # 'analytic' or 'forward'
         self._plans: weakref.WeakKeyDictionary[nn.Module, AnalyticPlan] = weakref.WeakKeyDictionary()
@@ -103,7 +108,7 @@ class ResourceEstimator:
         mutables = [m for m in model.modules() if isinstance(m, BaseMutable)]
         key = tuple(repr(m.current_choice) for m in mutables) if mutables else None
         meter = self.latency_meter
-        if mutables and meter.backend == 'onnxruntime' and key not in meter:
+        if mutables and meter.deployed and key not in meter:
             from razor_ext.supernet.fix_subnet import export_fix_subnet  # structures build on models
             _, model = export_fix_subnet(model, slice_weight=True)  # what would be deployed
         r = meter.measure(model, key)

@@ -27,12 +27,15 @@ def _as_tuple(example_inputs: Tensor | Sequence[Tensor]) -> tuple[Tensor, ...]:
                     f'{type(example_inputs).__name__}')
 
 
-def onnxruntime_outputs(path: str | os.PathLike[str], inputs: Sequence[Tensor]) -> list[np.ndarray]:
+def onnxruntime_outputs(path: str | os.PathLike[str], inputs: Sequence[Tensor], *,
+                        graph_optimizations: bool = True) -> list[np.ndarray]:
     """Run the ONNX file at ``path`` in onnxruntime (CPU, default session options).
 
     Args:
         path: an ONNX file.
         inputs: one CPU tensor per graph input, in the graph's input order.
+        graph_optimizations: False runs the graph as written (no fusion into int8 kernels: a QDQ
+            file then computes DequantizeLinear -> float op, the file's exact meaning).
 
     Returns:
         the graph's outputs as numpy arrays, in the graph's output order.
@@ -46,7 +49,10 @@ def onnxruntime_outputs(path: str | os.PathLike[str], inputs: Sequence[Tensor]) 
     """
     import onnxruntime as ort  # imported on use: only export checks need it
 
-    session = ort.InferenceSession(str(path), providers=['CPUExecutionProvider'])
+    opts = ort.SessionOptions()
+    if not graph_optimizations:
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    session = ort.InferenceSession(str(path), opts, providers=['CPUExecutionProvider'])
     names = [i.name for i in session.get_inputs()]
     if len(names) != len(inputs):
         raise ValueError(f'{path} has {len(names)} inputs ({names}) but {len(inputs)} tensors were given')

@@ -1,5 +1,5 @@
 """Quantization: observers, fake quants, quantizers, QConfig presets, prepare / calibrate, QDQ ONNX
-export, save / load, and the quantization algorithm (``MMArchitectureQuant``) for PTQ / QAT / LSQ.
+and OpenVINO export, save / load, and the quantization algorithm (``MMArchitectureQuant``) for PTQ / QAT / LSQ.
 
 Example:
     >>> import torch
@@ -15,6 +15,7 @@ from razor_ext.quantization.algorithms import MMArchitectureQuant
 from razor_ext.quantization.fake_quantize import FakeQuantize, LearnableFakeQuantize
 from razor_ext.quantization.checkpoint import load, save
 from razor_ext.quantization.onnx_qdq import export_onnx, fold_constant_quantize
+from razor_ext.quantization.openvino_ir import export_openvino
 from razor_ext.quantization.prepare import calibrate, prepare
 from razor_ext.quantization.qconfig import PRESETS, QConfig, QScheme, as_qconfig
 from razor_ext.quantization.switches import (enable_fake_quants, enable_observers, fake_quants,
@@ -24,7 +25,7 @@ from razor_ext.quantization.weight_only import (GPTQ, WeightOnlyQuantLinear, exp
 
 __all__ = ['FakeQuantize', 'LearnableFakeQuantize', 'MMArchitectureQuant', 'PRESETS', 'QConfig',
            'QScheme', 'algorithms', 'as_qconfig', 'calibrate', 'enable_fake_quants',
-           'enable_observers', 'export_onnx', 'fake_quantize', 'fake_quants',
+           'enable_observers', 'export_onnx', 'export_openvino', 'fake_quantize', 'fake_quants',
            'fold_constant_quantize', 'freeze_bn_stats', 'freeze_observers', 'load', 'observers',
            'prepare', 'quantizers', 'save']
 __all__ += ['GPTQ', 'WeightOnlyQuantLinear', 'export_matmulnbits', 'gptq', 'load_weight_only',

@@ -193,25 +193,36 @@ def as_qconfig(value: QConfig | str | Mapping[str, Any]) -> QConfig:
 
 
 _ACT8 = QScheme(bits=8, symmetric=False, signed=False)
-# 8-bit weights default to uint8 codes (symmetric, zero point 128: the same grid as int8): onnxruntime's
-# u8s8 kernels on x86 without VNNI saturate int16 pair sums (measured here: outputs off by ~14
-# steps), while u8u8 matches the fake-quant model. The '_s8' presets keep int8 weight codes (VNNI, ARM,
-# TensorRT). Weights of <= 7 bits cannot saturate and stay signed.
-_W8 = QScheme(bits=8, symmetric=True, signed=False)
-_W8C = QScheme(bits=8, symmetric=True, signed=False, per_channel=True)
+# The default 8-bit weights are symmetric int8 codes per channel: the form that int8 runtimes
+# accelerate (OpenVINO's CPU plugin and onnxruntime's VNNI/AMX kernels take s8 weights; with
+# uint8 weights OpenVINO finds no int8 path at all and onnxruntime runs a slower u8u8 kernel).
+# The '_u8' presets keep uint8 weight codes (zero point 128, the same grid): onnxruntime's u8s8
+# kernels on x86 CPUs *without* VNNI sum int16 pairs and can saturate, u8u8 cannot.
+_W8 = QScheme(bits=8, symmetric=True)
+_W8C = QScheme(bits=8, symmetric=True, per_channel=True)
+_W8_U8 = QScheme(bits=8, symmetric=True, signed=False)
+_W8C_U8 = QScheme(bits=8, symmetric=True, signed=False, per_channel=True)
 PRESETS: dict[str, QConfig] = {
     'int8': QConfig(_W8, _ACT8),
     'int8_per_channel': QConfig(_W8C, _ACT8),
-    'int8_s8': QConfig(QScheme(8, symmetric=True), _ACT8),
-    'int8_per_channel_s8': QConfig(QScheme(8, symmetric=True, per_channel=True), _ACT8),
-    'int8_symmetric': QConfig(QScheme(8, symmetric=True, per_channel=True), QScheme(8, symmetric=True)),
+    # the names the signed presets had when the default was unsigned; kept for old configs
+    'int8_s8': QConfig(_W8, _ACT8),
+    'int8_per_channel_s8': QConfig(_W8C, _ACT8),
+    'int8_u8': QConfig(_W8_U8, _ACT8),
+    'int8_per_channel_u8': QConfig(_W8C_U8, _ACT8),
+    'int8_symmetric': QConfig(_W8C, QScheme(8, symmetric=True)),
     'w4a8': QConfig(QScheme(4, symmetric=True, per_channel=True), _ACT8),
     'w4a8_per_tensor': QConfig(QScheme(4, symmetric=True), _ACT8),
     'w2a8': QConfig(QScheme(2, symmetric=True, per_channel=True), _ACT8),
-    'lsq_int8': QConfig(QScheme(8, symmetric=True, signed=False, per_channel=True, learnable=True),
+    'lsq_int8': QConfig(QScheme(8, symmetric=True, per_channel=True, learnable=True),
                         QScheme(8, symmetric=False, signed=False, learnable=True)),
     'lsq_w4a8': QConfig(QScheme(4, symmetric=True, per_channel=True, learnable=True),
                         QScheme(8, symmetric=False, signed=False, learnable=True)),
+    # MMRazor's OpenVINO / TensorRT configs (configs/quantization/ptq/base/ptq_{openvino,tensorrt}_*):
+    # per-channel int8 weights on the symmetric range [-127, 127]; activations uint8 (OpenVINO) or
+    # int8 (TensorRT). OpenVINO's uint8 activations are affine here: post-ReLU tensors use the whole
+    # [0, 255] grid, and OpenVINO's CPU plugin runs u8 x s8 either way.
+    'openvino_int8': QConfig(QScheme(8, symmetric=True, per_channel=True, narrow_range=True), _ACT8),
     'tensorrt_int8': QConfig(QScheme(8, symmetric=True, per_channel=True, narrow_range=True),
                              QScheme(8, symmetric=True, narrow_range=True)),
     'histogram_int8': QConfig(_W8C, QScheme(8, symmetric=False, signed=False,

@@ -37,7 +37,7 @@ def rows(demo_run):
     found = {}
     for line in (work / 'report.md').read_text().splitlines():
         cells = [c.strip() for c in line.strip('|').split('|')]
-        if len(cells) == 8 and cells[0] not in ('stage', '---'):
+        if len(cells) == 9 and cells[0] not in ('stage', '---'):
             key = cells[0].split(':')[0].split(' ')[0].lower()
             found[STAGE_KEYS.get(key, key)] = cells
     return found
@@ -133,3 +133,20 @@ def test_subnet_yaml_and_pruning_recipe_rebuild_the_pruned_model(demo_run, rows,
     with torch.no_grad():
         want = pruned(images[:64]).numpy()
     np.testing.assert_allclose(_onnx_logits(work / 'pruned.onnx', images[:64]), want, rtol=1e-4, atol=1e-4)
+
+
+def test_latency_in_both_runtimes_and_where_compression_pays(demo_run):
+    import importlib.util
+
+    work, _ = demo_run
+    report = (work / 'report.md').read_text()
+    assert '| ORT ms/image | OpenVINO ms/image |' in report
+    teacher = next(line for line in report.splitlines() if line.startswith('| Teacher') or
+                   line.lower().startswith('| teacher'))
+    cells = [c.strip() for c in teacher.strip('|').split('|')]
+    assert float(cells[6]) > 0
+    if importlib.util.find_spec('openvino') is not None:
+        assert float(cells[7]) > 0
+    else:
+        assert cells[7] == '-'
+    assert 'fixed overhead' in report and 'examples/deployment_table.py' in report

@@ -47,3 +47,28 @@ def test_bad_backend():
         measure_latency(_net(), (1, 3, 8, 8), backend='tensorrt')
     with pytest.raises(ValueError, match='repeats'):
         measure_latency(_net(), (1, 3, 8, 8), repeats=0)
+
+
+def test_meter_takes_a_measuring_callable_of_the_deployment_runtime():
+    """A latency constraint measured in onnxruntime / OpenVINO: export's callable, passed in."""
+    from razor_ext.estimators import ResourceEstimator
+    from razor_ext.export import latency_measure
+
+    calls = []
+
+    def measure(model, shape):
+        calls.append(shape)
+        assert not model.training  # timed as deployed
+        return latency_measure('onnxruntime', threads=1, warmup=0, repeats=2)(model, shape)
+
+    meter = LatencyMeter((1, 3, 8, 8), measure=measure)
+    r = meter.measure(_net().train(), key='a')
+    assert r.backend == 'onnxruntime' and r.threads == 1 and r.repeats == 2 and r.median_ms > 0
+    assert meter.measure(_net(), key='a') is r and calls == [(1, 3, 8, 8)]  # cached by key
+    est = ResourceEstimator((1, 3, 8, 8), measure_latency=True, latency_measure=measure)
+    out = est.estimate(_net())
+    assert out['latency_backend'] == 'onnxruntime' and out['latency'] > 0
+    with pytest.raises(TypeError, match='callable'):
+        LatencyMeter((1, 3, 8, 8), measure=3)
+    with pytest.raises(TypeError, match='median_ms'):
+        LatencyMeter((1, 3, 8, 8), measure=lambda m, s: 1.0).measure(_net())

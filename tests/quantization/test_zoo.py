@@ -98,7 +98,7 @@ def test_skip_by_name_and_type_stays_float():
 def test_mixed_precision_override_by_name():
     model, x = ZOO['resnet']
     q = prepare(model, x, qconfig={'preset': 'w4a8', 'overrides': {'fc': 'int8'}})
-    assert q.fc.weight_fake_quant.quant_max == 255  # 8-bit (uint8 codes)
+    assert q.fc.weight_fake_quant.quant_max == 127  # 8-bit, int8 codes (the default since issue 25)
     assert q.stem._modules['0'].weight_fake_quant.quant_max == 7
 
 
@@ -130,7 +130,8 @@ def test_verification_catches_a_wrong_file(tmp_path, monkeypatch):
     import razor_ext.quantization.onnx_qdq as qdq
 
     real = qdq.onnxruntime_outputs
-    monkeypatch.setattr(qdq, 'onnxruntime_outputs', lambda p, i: [o + 1.0 for o in real(p, i)])
+    # wrong in every mode onnxruntime runs it (also the unoptimized re-check on CPUs without VNNI)
+    monkeypatch.setattr(qdq, 'onnxruntime_outputs', lambda p, i, **kw: [o + 1.0 for o in real(p, i, **kw)])
     with pytest.raises(OnnxVerificationError, match='output step'):
         export_onnx(q, x, tmp_path / 'bad.onnx')
 
@@ -165,3 +166,25 @@ def test_other_presets_export_and_verify(qconfig, tmp_path):
     model, x = ZOO['mlp']
     q = calibrate(prepare(model, x, qconfig=qconfig), _batches(x))
     export_onnx(q, x, tmp_path / 'q.onnx')
+
+
+def test_kernel_drift_on_a_cpu_without_vnni_warns_when_the_file_is_right(tmp_path, monkeypatch):
+    """onnxruntime's u8s8 kernels saturate on x86 without VNNI; the file is still exact (checked with
+    graph optimizations off), so export warns and names the '_u8' presets instead of failing."""
+    model, x = ZOO['mlp']
+    q = calibrate(prepare(model, x), _batches(x))
+    import razor_ext.quantization.onnx_qdq as qdq
+
+    real = qdq.onnxruntime_outputs
+
+    def drifting(p, i, graph_optimizations=True):  # what a saturating int8 kernel looks like
+        out = real(p, i, graph_optimizations=graph_optimizations)
+        return [o + 1.0 for o in out] if graph_optimizations else out
+
+    monkeypatch.setattr(qdq, 'onnxruntime_outputs', drifting)
+    monkeypatch.setattr(qdq, 'lacks_vnni', lambda: True)
+    with pytest.warns(RuntimeWarning, match='int8_per_channel_u8'):
+        export_onnx(q, x, tmp_path / 'drift.onnx')
+    monkeypatch.setattr(qdq, 'lacks_vnni', lambda: False)  # with VNNI the same drift is an error
+    with pytest.raises(OnnxVerificationError, match='output step'):
+        export_onnx(q, x, tmp_path / 'drift.onnx')

@@ -18,6 +18,28 @@ if TYPE_CHECKING:
 __all__ = ['EvolutionSearchLoop', 'SubnetValLoop']
 
 
+def with_runtime_latency(estimator_cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """An estimator config whose ``latency_runtime`` (``'onnxruntime'`` / ``'openvino'``) and
+    ``latency_threads`` keys become a ``latency_measure`` callable (``export.latency_measure``):
+    the search's ``latency`` constraint is then measured in that deployment runtime.
+
+    Example:
+        >>> cfg = with_runtime_latency(dict(type='ResourceEstimator', latency_runtime='onnxruntime'))
+        >>> cfg['measure_latency'], callable(cfg['latency_measure']), 'latency_runtime' in cfg
+        (True, True, False)
+    """
+    cfg = dict(estimator_cfg)
+    runtime = cfg.pop('latency_runtime', None)
+    threads = cfg.pop('latency_threads', None)
+    if runtime is not None:
+        from razor_ext.export import latency_measure  # the engine sits above export and estimators
+
+        cfg.setdefault('measure_latency', True)
+        cfg['latency_measure'] = latency_measure(runtime, threads=threads,
+                                                 warmup=cfg.get('warmup', 3), repeats=cfg.get('repeats', 10))
+    return cfg
+
+
 def _score(metrics: Mapping[str, float], score_key: str) -> float:
     if score_key not in metrics:
         raise KeyError(f'score_key {score_key!r} is not among the metrics {sorted(metrics)}')
@@ -52,7 +74,7 @@ class EvolutionSearchLoop(BaseLoop):
                            max_sample_attempts=max_sample_attempts,
                            constraints=dict(constraints_range or {}))
         if isinstance(estimator_cfg, Mapping):
-            estimator_cfg = TASK_UTILS.build(estimator_cfg)
+            estimator_cfg = TASK_UTILS.build(with_runtime_latency(estimator_cfg))
         self.estimator = estimator_cfg
         self.calibrate_sample_num = calibrate_sample_num
         if isinstance(calibrate_dataloader, Mapping):

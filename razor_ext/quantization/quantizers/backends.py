@@ -1,8 +1,9 @@
 """Backend quantizers by MMRazor's names: TensorRT and OpenVINO QDQ conventions.
 
-Only the onnxruntime path (:class:`~razor_ext.quantization.quantizers.NativeQuantizer`) is verified on
-this project's machines; these two produce the QDQ placement and ranges their backends document
-and are checked here only in onnxruntime.
+Both produce the QDQ placement and ranges their backends document (MMRazor's
+``configs/quantization/ptq/base/ptq_{openvino,tensorrt}_*`` settings). The OpenVINO files are run
+in OpenVINO by the tests where it is installed; TensorRT files are checked in onnxruntime only
+(no GPU here).
 """
 from __future__ import annotations
 
@@ -29,13 +30,13 @@ class TensorRTQuantizer(NativeQuantizer):
 
 @MODELS.register_module()
 class OpenVINOQuantizer(NativeQuantizer):
-    """OpenVINO's convention: symmetric per-channel int8 weights, unsigned affine activations,
-    fake quants on the inputs of quantized ops.
+    """OpenVINO's convention: symmetric per-channel int8 weights on ``[-127, 127]`` (MMRazor's
+    ``is_symmetric_range``), unsigned affine activations, fake quants on the inputs of quantized ops.
 
     Example:
         >>> OpenVINOQuantizer().qconfig.weight.per_channel
         True
     """
 
-    default_qconfig = 'int8_per_channel'
+    default_qconfig = 'openvino_int8'
     quantize_outputs = False
