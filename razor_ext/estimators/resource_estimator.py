@@ -14,6 +14,7 @@ from razor_ext.supernet.dynamic_ops.dynamic_mixin import DynamicMixin
 from razor_ext.supernet.mutables.base_mutable import BaseMutable
 from razor_ext.estimators.analytic_plan import AnalyticPlan
 from razor_ext.estimators.latency import LatencyMeter
+from razor_ext.estimators.latency_table import LatencyTable
 from razor_ext.estimators import op_flops  # noqa: F401  (FLOPs of our ops)
 from razor_ext.registry import TASK_UTILS
 
@@ -49,6 +50,10 @@ class ResourceEstimator:
         latency_backend: ``'torch'`` (eager, on the model's device) or ``'onnxruntime'`` (the
             static subnet exported to ONNX, on CPU).
         analytic: count supernets from their choices (see above); False: always a forward.
+        latency_table: a filled :class:`~razor_ext.estimators.latency_table.LatencyTable`:
+            ``latency`` is its prediction for the current subnet (a lookup, no export or
+            timing), ``latency_backend`` names its runtime; takes precedence over
+            ``measure_latency``.
 
     Example:
         >>> est = ResourceEstimator(input_shape=(1, 3, 8, 8), units=None)
@@ -58,13 +63,15 @@ class ResourceEstimator:
 
     def __init__(self, input_shape: Sequence[int] = (1, 3, 224, 224), units: str | None = 'M',
                  measure_latency: bool = False, warmup: int = 3, repeats: int = 10,
-                 analytic: bool = True, latency_backend: str = 'torch') -> None:
+                 analytic: bool = True, latency_backend: str = 'torch',
+                 latency_table: LatencyTable | None = None) -> None:
         if units not in ('M', 'G', None):
             raise ValueError(f"units must be 'M', 'G' or None, got {units!r}")
         self.input_shape, self.units = tuple(input_shape), units
         self.measure_latency = measure_latency
         self.latency_meter = LatencyMeter(self.input_shape, latency_backend, warmup, repeats)
         self.analytic = analytic
+        self.latency_table = latency_table
         self.last_method: str | None = None  # 'analytic' or 'forward'
         self._plans: weakref.WeakKeyDictionary[nn.Module, AnalyticPlan] = weakref.WeakKeyDictionary()
 
@@ -79,7 +86,10 @@ class ResourceEstimator:
         if counted is None:
             counted = self.count_forward(model, torch.zeros(self.input_shape, device=self._device(model)))
         result: dict[str, Any] = {'flops': self._scale(counted[0]), 'params': self._scale(counted[1])}
-        if self.measure_latency:
+        if self.latency_table is not None:
+            result['latency'] = self.latency_table.predict(model)
+            result['latency_backend'] = f'{self.latency_table.runtime} (table)'
+        elif self.measure_latency:
             result.update(self._latency(model))
         return result
 
