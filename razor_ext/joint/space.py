@@ -92,6 +92,11 @@ class JointSearchSpace:
         return best if best is not None else layer
 
     # ------------------------------------------------------------ the mutator's face
+    def prepare_from_supernet(self, supernet: nn.Module) -> None:
+        """A mutator's setup step: already done for this space's own supernet."""
+        if supernet is not self.supernet:
+            raise ValueError('a JointSearchSpace serves the supernet it was built on')
+
     @property
     def bit_groups(self) -> list[str]:
         """The search groups that are bit widths."""
