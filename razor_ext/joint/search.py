@@ -111,6 +111,7 @@ def search_compression(
     seed: int = 0,
     table: LatencyTable | None = None,
     timing_repeats: int = 50,
+    final_eval_fn: Callable[[nn.Module], float] | None = None,
 ) -> CompressionResult:
     """Joint search of operators, channel widths and per-unit bit widths under a latency budget.
 
@@ -139,6 +140,9 @@ def search_compression(
         num_candidates, top_k, max_epochs, seed: evolution search settings.
         final_candidates: how many top candidates are deployed and measured.
         table: a latency table to use instead of building one.
+        timing_repeats: timed runs per table entry and per final measurement.
+        final_eval_fn: accuracy of the deployed finals (e.g. on a held-out test split; default
+            ``eval_fn``).
 
     Returns:
         :class:`CompressionResult`.
@@ -186,7 +190,7 @@ def search_compression(
         finals.append(FinalCandidate(dict(cand.choices), float(cand.resources['latency']),
                                      measure_subnet(deployed, example_inputs, runtime,
                                                     repeats=timing_repeats),
-                                     cand.score, float(eval_fn(deployed))))
+                                     cand.score, float((final_eval_fn or eval_fn)(deployed))))
     within = [f for f in finals if f.measured_ms <= latency_budget_ms]
     best = (max(within, key=lambda f: f.accuracy) if within
             else min(finals, key=lambda f: f.measured_ms))
