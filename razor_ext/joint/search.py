@@ -177,8 +177,9 @@ def search_compression(
         table = build_latency_table(space, calib, runtime, cache, repeats=timing_repeats)
     tag = 'joint' if uniform_bits is None else f'w{uniform_bits[0]}a{uniform_bits[1]}'
     search = evolution_search(
-        space, lambda s: float(eval_fn(s.supernet)), constraints={'latency': (None, latency_budget_ms)},
-        estimator=lambda s: {'latency': table.predict(s.supernet)}, num_candidates=num_candidates,
+        # the space itself is the mutator (it holds `fixed`), not its inner NasMutator
+        space, lambda s: float(eval_fn(s.supernet)), mutator=space,
+        constraints={'latency': (None, latency_budget_ms)}, estimator=lambda s: {'latency': table.predict(s.supernet)}, num_candidates=num_candidates,
         top_k=top_k, num_mutation=num_candidates // 2, num_crossover=num_candidates // 4,
         max_epochs=max_epochs, seed=seed, resume=resume,
         checkpoint=work / f'search_{tag}.pkl' if work is not None else None)
