@@ -62,11 +62,12 @@ def run_joint_demo(out_dir: str | os.PathLike[str], runtime: str = 'onnxruntime'
     def train(a: JointCompression) -> None:
         opt = torch.optim.Adam(a.parameters(), lr=2e-3)
         gen = torch.Generator().manual_seed(seed)
-        for _ in range(epochs):
+        for epoch in range(epochs):
             order = torch.randperm(len(x_tr), generator=gen)
             for i in range(0, len(order), 64):
                 idx = order[i:i + 64]
                 a.train_step((x_tr[idx], y_tr[idx]), opt)
+            print(f'joint demo: supernet epoch {epoch + 1}/{epochs} done', flush=True)
 
     def val_acc(m: nn.Module) -> float:
         return _accuracy(m, images[va], labels[va])
@@ -86,6 +87,7 @@ def run_joint_demo(out_dir: str | os.PathLike[str], runtime: str = 'onnxruntime'
     budget = budget_fraction * table.predict(algo.architecture)
     fronts, report = {}, {'runtime': runtime, 'host': cpu_signature(), 'budget_ms': budget,
                           'batch': batch, 'table_entries': len(table)}
+    print(f'joint demo: latency table of {len(table)} entries; budget {budget:.3f} ms', flush=True)
     for name, bits in (('search, then int8', (8, 8)), ('joint', None)):
         res = search_compression(algo, None, val_acc, latency_budget_ms=budget, uniform_bits=bits,
                                  table=table, **common)
@@ -105,6 +107,8 @@ def run_joint_demo(out_dir: str | os.PathLike[str], runtime: str = 'onnxruntime'
     return report
 
 
-if __name__ == '__main__':  # python -m razor_ext.demo.joint_stage OUT_DIR [runtime]
+if __name__ == '__main__':  # python -m razor_ext.demo.joint_stage OUT_DIR [RUNTIME [EPOCHS]]
     import sys
-    print(json.dumps(run_joint_demo(sys.argv[1], *sys.argv[2:3]), indent=1, default=str))
+    args = sys.argv[1:]
+    print(json.dumps(run_joint_demo(args[0], *args[1:2], *(int(a) for a in args[2:3])), indent=1,
+                     default=str))

@@ -14,13 +14,17 @@ from razor_ext.quantization import algorithms, fake_quantize, observers, quantiz
 from razor_ext.quantization.algorithms import MMArchitectureQuant
 from razor_ext.quantization.fake_quantize import FakeQuantize, LearnableFakeQuantize
 from razor_ext.quantization.checkpoint import load, save
+from razor_ext.quantization.mixed_precision import (BitWidthFakeQuantize, attach_bit_widths,
+                                                    bit_width_layers, bit_width_qconfig,
+                                                    detach_bit_widths)
 from razor_ext.quantization.onnx_qdq import export_onnx, fold_constant_quantize
 from razor_ext.quantization.prepare import calibrate, prepare
 from razor_ext.quantization.qconfig import PRESETS, QConfig, QScheme, as_qconfig
 from razor_ext.quantization.switches import (enable_fake_quants, enable_observers, fake_quants,
                                              freeze_bn_stats, freeze_observers)
 
-__all__ = ['FakeQuantize', 'LearnableFakeQuantize', 'MMArchitectureQuant', 'PRESETS', 'QConfig',
+__all__ = ['BitWidthFakeQuantize', 'attach_bit_widths', 'bit_width_layers', 'bit_width_qconfig',
+           'detach_bit_widths', 'FakeQuantize', 'LearnableFakeQuantize', 'MMArchitectureQuant', 'PRESETS', 'QConfig',
            'QScheme', 'algorithms', 'as_qconfig', 'calibrate', 'enable_fake_quants',
            'enable_observers', 'export_onnx', 'fake_quantize', 'fake_quants',
            'fold_constant_quantize', 'freeze_bn_stats', 'freeze_observers', 'load', 'observers',
