@@ -224,8 +224,8 @@ def bit_width_qconfig(supernet: nn.Module, static: nn.Module, example_inputs: Te
         >>> layers['2'][0].bits.current_choice = 4
         >>> static = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 2))
         >>> qc = bit_width_qconfig(net, static, torch.randn(1, 4))
-        >>> qc.for_module('2', static[2]).weight.bits, qc.for_module('0', static[0]).weight.bits
-        (4, 8)
+        >>> qc.for_module('2', static[2]).weight.bits, qc.for_module('0', static[0])  # 16/16: float
+        (4, None)
     """
     inputs = (example_inputs,) if isinstance(example_inputs, Tensor) else tuple(example_inputs)
     layers = bit_width_layers(supernet)
