@@ -15,8 +15,9 @@ from torch import Tensor, nn
 from razor_ext.architectures import SearchableSlimNet
 from razor_ext.data.embedded import load_mnist5k, split_indices
 from razor_ext.estimators.runtime_timing import cpu_signature
-from razor_ext.fileio import atomic_write_text
-from razor_ext.joint import JointCompression, check_prediction, plot_fronts, search_compression
+from razor_ext.fileio import atomic_path, atomic_write_text
+from razor_ext.joint import (JointCompression, build_latency_table, calibrate_supernet,
+                             check_prediction, plot_fronts, search_compression)
 
 __all__ = ['run_joint_demo']
 
@@ -33,8 +34,8 @@ def _accuracy(model: nn.Module, images: Tensor, labels: Tensor) -> float:
 
 
 def run_joint_demo(out_dir: str | os.PathLike[str], runtime: str = 'onnxruntime', epochs: int = 4,
-                   budget_fraction: float = 0.6, batch: int = 8, seed: int = 0,
-                   num_candidates: int = 20, max_epochs: int = 4) -> dict[str, Any]:
+                   budget_fraction: float = 0.8, batch: int = 8, seed: int = 0,
+                   num_candidates: int = 10, max_epochs: int = 4) -> dict[str, Any]:
     """Train one joint supernet, then search it twice under the same latency budget: with every
     bit width held at 8 ("search, then uniform int8") and jointly; write both fronts and a report.
 
@@ -77,12 +78,18 @@ def run_joint_demo(out_dir: str | os.PathLike[str], runtime: str = 'onnxruntime'
 
     common = dict(example_inputs=example, calib=calib, runtime=runtime, work_dir=out, seed=seed,
                   num_candidates=num_candidates, max_epochs=max_epochs, final_eval_fn=test_acc)
+    weights = out / 'supernet.pt'
+    if weights.exists():  # resumable: the trained supernet is reused
+        algo.load_state_dict(torch.load(weights, weights_only=True))
+    else:
+        algo.train()
+        train(algo)
+        with atomic_path(weights) as tmp:
+            torch.save(algo.state_dict(), tmp)
+    calibrate_supernet(algo, calib, seed)
+    space = algo.space
+    table = build_latency_table(space, calib, runtime, out / f'latency_{runtime}.json')
     # the budget: a fraction of the largest subnet at uniform int8, as the table predicts it
-    probe = search_compression(algo, train, val_acc, latency_budget_ms=1e9, uniform_bits=(8, 8),
-                               num_candidates=2, max_epochs=1, final_candidates=1,
-                               **{k: v for k, v in common.items()
-                                  if k not in ('num_candidates', 'max_epochs')})
-    table, space = probe.table, algo.space
     space.set_choices({**space.max_choices, **space.uniform_bits(8, 8)})
     budget = budget_fraction * table.predict(algo.architecture)
     fronts, report = {}, {'runtime': runtime, 'host': cpu_signature(), 'budget_ms': budget,

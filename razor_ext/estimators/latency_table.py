@@ -107,7 +107,8 @@ class LatencyTable:
                            f'{" ..." if len(missing) > 3 else ""}; fill() it for this supernet')
         return self.overhead_ms + sum(self.entries[k] for k in keys)
 
-    def fill(self, model: nn.Module, measure_unit: Callable[[str], float], overhead_ms: float | None = None,
+    def fill(self, model: nn.Module, measure_unit: Callable[[str], float],
+             overhead_ms: float | None = None,
              progress: Callable[[int, int], None] | None = None) -> int:
         """Measure every choice combination of every unit not in the table yet.
 

@@ -18,7 +18,8 @@ from razor_ext.joint.algorithm import JointCompression
 from razor_ext.joint.deploy import deployable_subnet, export_deployable, measure_subnet
 from razor_ext.joint.latency import build_latency_table
 from razor_ext.joint.pareto import pareto_front, plot_fronts
-from razor_ext.nas.search.evolution import SearchResult, evolution_search
+from razor_ext.nas.search.evolution import (SearchConstraintError, SearchResult,
+                                           evolution_search)
 from razor_ext.quantization import enable_observers
 
 __all__ = ['FinalCandidate', 'CompressionResult', 'search_compression', 'calibrate_supernet']
@@ -176,14 +177,25 @@ def search_compression(
         cache = work / f'latency_{runtime}.json' if work is not None else None
         table = build_latency_table(space, calib, runtime, cache, repeats=timing_repeats)
     tag = 'joint' if uniform_bits is None else f'w{uniform_bits[0]}a{uniform_bits[1]}'
-    search = evolution_search(
-        # the space itself is the mutator (it holds `fixed`), not its inner NasMutator
-        space, lambda s: float(eval_fn(s.supernet)), mutator=space,
-        constraints={'latency': (None, latency_budget_ms)}, estimator=lambda s: {'latency': table.predict(s.supernet)}, num_candidates=num_candidates,
-        top_k=top_k, num_mutation=num_candidates // 2, num_crossover=num_candidates // 4,
-        max_epochs=max_epochs, seed=seed, resume=resume,
-        checkpoint=work / f'search_{tag}.pkl' if work is not None else None)
-
+    # the budget is part of the name: a search under another budget is another search
+    ckpt = work / f'search_{tag}_{latency_budget_ms:.4g}ms.pkl' if work is not None else None
+    progress: list[tuple[int, list[Any]]] = []
+    try:
+        search = evolution_search(
+            # the space itself is the mutator (it holds `fixed`), not its inner NasMutator
+            space, lambda s: float(eval_fn(s.supernet)), mutator=space,
+            constraints={'latency': (None, latency_budget_ms)},
+            estimator=lambda s: {'latency': table.predict(s.supernet)},
+            num_candidates=num_candidates, top_k=top_k, num_mutation=num_candidates // 2,
+            num_crossover=num_candidates // 4, max_epochs=max_epochs, seed=seed, resume=resume,
+            checkpoint=ckpt, on_epoch_end=lambda epoch, best: progress.append((epoch, best)))
+    except SearchConstraintError:
+        # a small space under a tight budget runs out of new valid subnets: keep what was found
+        if not progress:
+            raise
+        epoch, best = progress[-1]
+        search = SearchResult(dict(best[0].choices), best[0].score, dict(best[0].resources),
+                              list(best), list(best), epoch)
     finals = []
     for cand in search.top_k[:final_candidates]:
         space.set_choices(cand.choices)

@@ -69,7 +69,8 @@ class JointSearchSpace:
         ['blocks.0.act_bits', 'blocks.0.op', 'blocks.0.weight_bits', 'blocks.0.width']
     """
 
-    def __init__(self, supernet: nn.Module, example_inputs: Tensor, weight_bits: Sequence[int] = (4, 8, 16),
+    def __init__(self, supernet: nn.Module, example_inputs: Tensor,
+                 weight_bits: Sequence[int] = (4, 8, 16),
                  act_bits: Sequence[int] = (8, 16), units: Sequence[str] | None = None,
                  bit_groups: str = 'unit', fixed: Mapping[str, Any] | None = None) -> None:
         if bit_groups not in ('unit', 'layer'):

@@ -160,7 +160,8 @@ def attach_bit_widths(model: nn.Module, weight_bits: Sequence[int] = (4, 8, FLOA
     targets = [(n, m) for n, m in model.named_modules()
                if isinstance(m, types) and n not in skip and not hasattr(m, 'act_bit_quant')]
     if not targets:
-        raise ValueError(f'attach_bit_widths: {type(model).__name__} has no {[t.__name__ for t in types]} '
+        kinds = [t.__name__ for t in types]
+        raise ValueError(f'attach_bit_widths: {type(model).__name__} has no {kinds} '
                          f'layers to attach to (skip={sorted(skip)})')
     for name, module in targets:
         key = group(name) if group is not None else name
@@ -205,7 +206,8 @@ def _execution_order(model: nn.Module, example_inputs: tuple[Tensor, ...],
     return order
 
 
-def bit_width_qconfig(supernet: nn.Module, static: nn.Module, example_inputs: Tensor | tuple[Tensor, ...],
+def bit_width_qconfig(supernet: nn.Module, static: nn.Module,
+                      example_inputs: Tensor | tuple[Tensor, ...],
                       base: QConfig | None = None) -> QConfig:
     """A per-layer :class:`QConfig` for ``static`` (the subnet exported from ``supernet``) holding
     the bit widths currently chosen in ``supernet``.
