@@ -128,7 +128,7 @@ def _demo(args: argparse.Namespace) -> int:
         from razor_ext.demo.joint_stage import run_joint_demo
 
         report = run_joint_demo(args.work_dir or 'razor_demo_joint', runtime=args.runtime,
-                                epochs=1 if args.quick else 4, seed=args.seed or 0,
+                                epochs=1 if args.quick else 6, seed=args.seed or 0,
                                 num_candidates=8 if args.quick else 10,
                                 max_epochs=2 if args.quick else 4)
         print(json.dumps(report, indent=1, default=str))

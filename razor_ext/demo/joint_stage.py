@@ -33,7 +33,7 @@ def _accuracy(model: nn.Module, images: Tensor, labels: Tensor) -> float:
     return float((pred == labels).float().mean())
 
 
-def run_joint_demo(out_dir: str | os.PathLike[str], runtime: str = 'onnxruntime', epochs: int = 4,
+def run_joint_demo(out_dir: str | os.PathLike[str], runtime: str = 'onnxruntime', epochs: int = 6,
                    budget_fraction: float = 0.8, batch: int = 8, seed: int = 0,
                    num_candidates: int = 10, max_epochs: int = 4) -> dict[str, Any]:
     """Train one joint supernet, then search it twice under the same latency budget: with every
@@ -61,7 +61,7 @@ def run_joint_demo(out_dir: str | os.PathLike[str], runtime: str = 'onnxruntime'
     algo = JointCompression(SearchableSlimNet(), input_shape=tuple(example.shape))
 
     def train(a: JointCompression) -> None:
-        opt = torch.optim.Adam(a.parameters(), lr=2e-3)
+        opt = torch.optim.Adam(a.parameters(), lr=3e-3)
         gen = torch.Generator().manual_seed(seed)
         for epoch in range(epochs):
             order = torch.randperm(len(x_tr), generator=gen)

@@ -215,7 +215,8 @@ def search_compression(
         subnet_path = work / f'subnet_{tag}.yaml'
         space.subnet(subnet_path)
         onnx_path = export_deployable(deployable_subnet(space, calib), example_inputs,
-                                      work / f'model_{tag}.onnx', verify=True)
+                                      work / f'model_{tag}.onnx', verify=True, atol=1e-2,
+                                      rtol=1e-2)
         plot_path = plot_fronts({tag: [(f.measured_ms, f.accuracy) for f in finals]},
                                 work / f'pareto_{tag}.png', f'{runtime}: accuracy vs latency',
                                 latency_budget_ms)
