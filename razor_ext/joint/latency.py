@@ -7,7 +7,6 @@ import os
 import random
 import statistics
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 from torch import Tensor
 

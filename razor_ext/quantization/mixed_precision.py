@@ -17,7 +17,6 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils import parametrize
 
-from razor_ext.quantization.fake_quantize import FakeQuantize
 from razor_ext.quantization.qconfig import QConfig, QScheme
 from razor_ext.supernet.mutables import OneShotMutableValue
 
