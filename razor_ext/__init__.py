@@ -30,14 +30,16 @@ from razor_ext import ops, registry  # noqa: E402  (ops need the schemas registe
 from razor_ext.config import Config  # noqa: E402
 
 # Subpackages imported on first access (``razor_ext.nas``), so ``import razor_ext`` stays cheap.
-_SUBPACKAGES = ('algorithm', 'analysis', 'architectures', 'commands', 'config', 'data', 'demo', 'distill',
-                'engine', 'estimators', 'export', 'fileio', 'nas', 'pruning', 'quantization',
-                'supernet', 'hessian')
+_SUBPACKAGES = ('algorithm', 'analysis', 'architectures', 'commands', 'config', 'data', 'demo',
+                'distill', 'engine', 'estimators', 'export', 'fileio', 'hessian', 'joint', 'nas',
+                'pruning', 'quantization', 'supernet')
 # Top-level names that live in a subpackage: name -> (module, attribute).
 _NAMES = {'BaseAlgorithm': ('razor_ext.algorithm', 'BaseAlgorithm'),
-          'prune': ('razor_ext.pruning.prune', 'prune')}
+          'prune': ('razor_ext.pruning.prune', 'prune'),
+          'search_compression': ('razor_ext.joint.search', 'search_compression')}
 
 __all__ = ['BaseAlgorithm', 'Config', '__version__', 'build_info', 'ops', 'prune', 'registry',
+           'search_compression',
            *_SUBPACKAGES]
 
 

@@ -2,6 +2,7 @@
 
     razor-ext demo [--quick]             the main job on the embedded MNIST-5k: teacher -> NAS ->
                                          distillation -> pruning -> int8 -> verified ONNX + report
+    razor-ext demo --joint [--runtime R] joint search (ops, widths, bit widths) vs search-then-int8
     razor-ext train CONFIG               train what a config describes (any algorithm)
     razor-ext search|prune|distill|quantize CONFIG
                                          the same runner; each leaves its result in the work dir
@@ -72,6 +73,17 @@ def _demo(args: argparse.Namespace) -> int:
     from razor_ext.demo import run_demo
 
     check_device(args.device)
+    if args.joint:
+        import json
+
+        from razor_ext.demo.joint_stage import run_joint_demo
+
+        report = run_joint_demo(args.work_dir or 'razor_demo_joint', runtime=args.runtime,
+                                epochs=1 if args.quick else 6, seed=args.seed or 0,
+                                num_candidates=8 if args.quick else 10,
+                                max_epochs=2 if args.quick else 4)
+        print(json.dumps(report, indent=1, default=str))
+        return 0
     results = run_demo(args.work_dir or 'razor_demo', quick=args.quick, seed=args.seed or 0)
     return 1 if any(r.status == 'failed' for r in results) else 0
 
@@ -127,6 +139,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo = add('demo', 'compress a digit classifier end to end on the embedded MNIST-5k and write a report',
                _demo, config=False)
     demo.add_argument('--quick', action='store_true', help='one epoch per stage (under a minute)')
+    demo.add_argument('--joint', action='store_true',
+                      help='joint search (ops, widths, bit widths) vs search-then-int8, Pareto fronts')
+    demo.add_argument('--runtime', default='onnxruntime', choices=('onnxruntime', 'openvino'),
+                      help='where --joint measures latency')
     add('train', 'train the model or algorithm a config describes', _run_config)
     add('search', 'run a NAS config (supernet training, or a search loop in train_cfg)', _run_config)
     add('prune', 'run a pruning config (e.g. ItePruneAlgorithm)', _run_config)

@@ -407,7 +407,7 @@ def register_not_implemented(registry: Registry, names: Sequence[str], reason: s
 # import this module, so it cannot import them at its own import time).
 MODELS = Registry('models', locations=[
     'razor_ext.algorithm', 'razor_ext.supernet', 'razor_ext.architectures', 'razor_ext.nas',
-    'razor_ext.pruning', 'razor_ext.distill', 'razor_ext.quantization'])
+    'razor_ext.pruning', 'razor_ext.distill', 'razor_ext.quantization', 'razor_ext.joint'])
 TASK_UTILS = Registry('task_utils', locations=['razor_ext.analysis', 'razor_ext.estimators'])
 LOOPS = Registry('loops', locations=['razor_ext.engine'])
 HOOKS = Registry('hooks', locations=['razor_ext.engine'])

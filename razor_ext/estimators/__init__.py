@@ -8,6 +8,9 @@ Example:
     0.000112
 """
 from razor_ext.estimators.latency import LatencyMeter, LatencyResult, measure_latency
+from razor_ext.estimators.latency_table import LatencyTable, unit_mutables
 from razor_ext.estimators.resource_estimator import ResourceEstimator
+from razor_ext.estimators.runtime_timing import cpu_signature, time_onnx
 
-__all__ = ['LatencyMeter', 'LatencyResult', 'ResourceEstimator', 'measure_latency']
+__all__ = ['LatencyMeter', 'LatencyResult', 'LatencyTable', 'ResourceEstimator', 'cpu_signature',
+           'measure_latency', 'time_onnx', 'unit_mutables']

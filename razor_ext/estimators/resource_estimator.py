@@ -15,6 +15,7 @@ from razor_ext.supernet.mutables.base_mutable import BaseMutable
 from razor_ext.estimators.analytic_plan import AnalyticPlan
 from razor_ext.estimators.latency import LatencyMeter
 from razor_ext.estimators.mmrazor_counter import mmrazor_macs
+from razor_ext.estimators.latency_table import LatencyTable
 from razor_ext.estimators import op_flops  # noqa: F401  (FLOPs of our ops)
 from razor_ext.registry import TASK_UTILS
 
@@ -57,6 +58,10 @@ class ResourceEstimator:
             multiply-adds counted as MMRazor's estimator counts them (norms, activations and
             pooling included; :func:`~razor_ext.estimators.mmrazor_counter.mmrazor_macs`), one
             forward per call; use it to compare with the FLOPs of MMRazor's tables.
+        latency_table: a filled :class:`~razor_ext.estimators.latency_table.LatencyTable`:
+            ``latency`` is its prediction for the current subnet (a lookup, no export or
+            timing), ``latency_backend`` names its runtime; takes precedence over
+            ``measure_latency``.
 
     Example:
         >>> est = ResourceEstimator(input_shape=(1, 3, 8, 8), units=None)
@@ -68,6 +73,8 @@ class ResourceEstimator:
                  measure_latency: bool = False, warmup: int = 3, repeats: int = 10,
                  analytic: bool = True, latency_backend: str = 'torch', counter: str = 'torch',
                  latency_measure: Any = None) -> None:
+                 analytic: bool = True, latency_backend: str = 'torch',
+                 latency_table: LatencyTable | None = None) -> None:
         if units not in ('M', 'G', None):
             raise ValueError(f"units must be 'M', 'G' or None, got {units!r}")
         if counter not in ('torch', 'mmrazor'):
@@ -78,6 +85,7 @@ class ResourceEstimator:
         self.latency_meter = LatencyMeter(self.input_shape, latency_backend, warmup, repeats,
                                           measure=latency_measure)
         self.analytic = analytic
+        self.latency_table = latency_table
         self.last_method: str | None = None  # 'analytic' or 'forward'
         self._plans: weakref.WeakKeyDictionary[nn.Module, AnalyticPlan] = weakref.WeakKeyDictionary()
 
@@ -100,7 +108,10 @@ class ResourceEstimator:
                 finally:
                     model.train(was_training)
         result: dict[str, Any] = {'flops': self._scale(counted[0]), 'params': self._scale(counted[1])}
-        if self.measure_latency:
+        if self.latency_table is not None:
+            result['latency'] = self.latency_table.predict(model)
+            result['latency_backend'] = f'{self.latency_table.runtime} (table)'
+        elif self.measure_latency:
             result.update(self._latency(model))
         return result
 

@@ -14,6 +14,9 @@ from razor_ext.quantization import algorithms, fake_quantize, observers, quantiz
 from razor_ext.quantization.algorithms import MMArchitectureQuant
 from razor_ext.quantization.fake_quantize import FakeQuantize, LearnableFakeQuantize
 from razor_ext.quantization.checkpoint import load, save
+from razor_ext.quantization.mixed_precision import (BitWidthFakeQuantize, attach_bit_widths,
+                                                    bit_width_layers, bit_width_qconfig,
+                                                    detach_bit_widths)
 from razor_ext.quantization.onnx_qdq import export_onnx, fold_constant_quantize
 from razor_ext.quantization.openvino_ir import export_openvino
 from razor_ext.quantization.prepare import calibrate, prepare
@@ -23,7 +26,8 @@ from razor_ext.quantization.switches import (enable_fake_quants, enable_observer
 from razor_ext.quantization.weight_only import (GPTQ, WeightOnlyQuantLinear, export_matmulnbits,
                                                 gptq, load_weight_only, save_weight_only)
 
-__all__ = ['FakeQuantize', 'LearnableFakeQuantize', 'MMArchitectureQuant', 'PRESETS', 'QConfig',
+__all__ = ['BitWidthFakeQuantize', 'attach_bit_widths', 'bit_width_layers', 'bit_width_qconfig',
+           'detach_bit_widths', 'FakeQuantize', 'LearnableFakeQuantize', 'MMArchitectureQuant', 'PRESETS', 'QConfig',
            'QScheme', 'algorithms', 'as_qconfig', 'calibrate', 'enable_fake_quants',
            'enable_observers', 'export_onnx', 'export_openvino', 'fake_quantize', 'fake_quants',
            'fold_constant_quantize', 'freeze_bn_stats', 'freeze_observers', 'load', 'observers',

@@ -1,0 +1,127 @@
+"""The joint-compression demo: on embedded MNIST-5k, "search, then uniform int8" vs the joint
+search of operators, widths and bit widths, both measured in the same runtime
+(``razor-ext demo --joint``)."""
+from __future__ import annotations
+
+import json
+import os
+import random
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from razor_ext.architectures import SearchableSlimNet
+from razor_ext.data.embedded import load_mnist5k, split_indices
+from razor_ext.estimators.runtime_timing import cpu_signature
+from razor_ext.fileio import atomic_path, atomic_write_text
+from razor_ext.joint import (JointCompression, build_latency_table, calibrate_supernet,
+                             check_prediction, plot_fronts, search_compression)
+
+__all__ = ['run_joint_demo']
+
+
+def _accuracy(model: nn.Module, images: Tensor, labels: Tensor) -> float:
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            pred = torch.cat([model(images[i:i + 250]).argmax(1) for i in range(0, len(images), 250)])
+    finally:
+        model.train(was_training)
+    return float((pred == labels).float().mean())
+
+
+def run_joint_demo(out_dir: str | os.PathLike[str], runtime: str = 'onnxruntime', epochs: int = 6,
+                   budget_quantile: float = 0.6, batch: int = 8, seed: int = 0,
+                   num_candidates: int = 10, max_epochs: int = 4) -> dict[str, Any]:
+    """Train one joint supernet, then search it twice under the same latency budget: with every
+    bit width held at 8 ("search, then uniform int8") and jointly; write both fronts and a report.
+
+    Args:
+        out_dir: work folder (weights, latency table, checkpoints, ONNX, plot, ``report.json``).
+        runtime: ``'onnxruntime'`` or ``'openvino'``.
+        epochs: sandwich-rule training epochs over the 4,000 training digits.
+        budget_quantile: the budget is this quantile of the predicted latencies of random
+            uniform-int8 subnets.
+        batch: the timed batch size.
+
+    Returns:
+        the report dict (also written to ``out_dir/report.json``).
+    """
+    torch.manual_seed(seed)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    images, labels = load_mnist5k()
+    tr, va, te = (split_indices(labels, s, seed) for s in ('train', 'val', 'test'))
+    x_tr, y_tr = images[tr], labels[tr]
+    example = images[te[:batch]].clone()
+    calib = [x_tr[i:i + 64] for i in range(0, 256, 64)]
+    algo = JointCompression(SearchableSlimNet(), input_shape=tuple(example.shape))
+
+    def train(a: JointCompression) -> None:
+        opt = torch.optim.Adam(a.parameters(), lr=3e-3)
+        gen = torch.Generator().manual_seed(seed)
+        for epoch in range(epochs):
+            order = torch.randperm(len(x_tr), generator=gen)
+            for i in range(0, len(order), 64):
+                idx = order[i:i + 64]
+                a.train_step((x_tr[idx], y_tr[idx]), opt)
+            print(f'joint demo: supernet epoch {epoch + 1}/{epochs} done', flush=True)
+
+    def val_acc(m: nn.Module) -> float:
+        return _accuracy(m, images[va], labels[va])
+
+    def test_acc(m: nn.Module) -> float:
+        return _accuracy(m, images[te], labels[te])
+
+    common = dict(example_inputs=example, calib=calib, runtime=runtime, work_dir=out, seed=seed,
+                  num_candidates=num_candidates, max_epochs=max_epochs, final_eval_fn=test_acc)
+    weights = out / 'supernet.pt'
+    if weights.exists():  # resumable: the trained supernet is reused
+        algo.load_state_dict(torch.load(weights, weights_only=True))
+    else:
+        algo.train()
+        train(algo)
+        with atomic_path(weights) as tmp:
+            torch.save(algo.state_dict(), tmp)
+    calibrate_supernet(algo, calib, seed)
+    space = algo.space
+    table = build_latency_table(space, calib, runtime, out / f'latency_{runtime}.json')
+    # the budget: a quantile of the uniform-int8 subnets' predicted latencies, so that the
+    # baseline has subnets to choose from in every runtime
+    rng = random.Random(seed)
+    int8 = []
+    for _ in range(200):
+        space.set_choices({**{g: rng.choice(ms[0].choices) for g, ms in
+                              space.mutator.search_groups.items()}, **space.uniform_bits(8, 8)})
+        int8.append(table.predict(algo.architecture))
+    budget = sorted(int8)[int(budget_quantile * (len(int8) - 1))]
+    fronts, report = {}, {'runtime': runtime, 'host': cpu_signature(), 'budget_ms': budget,
+                          'batch': batch, 'table_entries': len(table)}
+    print(f'joint demo: latency table of {len(table)} entries; budget {budget:.3f} ms', flush=True)
+    for name, bits in (('search, then int8', (8, 8)), ('joint', None)):
+        res = search_compression(algo, None, val_acc, latency_budget_ms=budget, uniform_bits=bits,
+                                 table=table, **common)
+        fronts[name] = [(f.measured_ms, f.accuracy) for f in res.finals]
+        report[name] = {'best': {'measured_ms': res.best.measured_ms,
+                                 'predicted_ms': res.best.predicted_ms,
+                                 'test_accuracy': res.best.accuracy, 'subnet': res.best.choices},
+                        'finals': [dict(measured_ms=f.measured_ms, predicted_ms=f.predicted_ms,
+                                        test_accuracy=f.accuracy) for f in res.finals],
+                        'onnx': str(res.onnx_path)}
+    check = check_prediction(space, table, calib, num_subnets=8, seed=seed)
+    report['prediction'] = {'predicted_ms': check.predicted, 'measured_ms': check.measured,
+                            'mean_error': check.mean_error, 'max_error': check.max_error}
+    report['plot'] = str(plot_fronts(fronts, out / 'pareto_fronts.png',
+                                     f'MNIST-5k, {runtime}, batch {batch}', budget))
+    atomic_write_text(out / 'report.json', json.dumps(report, indent=1, default=str))
+    return report
+
+
+if __name__ == '__main__':  # python -m razor_ext.demo.joint_stage OUT_DIR [RUNTIME [EPOCHS]]
+    import sys
+    args = sys.argv[1:]
+    print(json.dumps(run_joint_demo(args[0], *args[1:2], *(int(a) for a in args[2:3])), indent=1,
+                     default=str))
