@@ -72,9 +72,7 @@ class ResourceEstimator:
     def __init__(self, input_shape: Sequence[int] = (1, 3, 224, 224), units: str | None = 'M',
                  measure_latency: bool = False, warmup: int = 3, repeats: int = 10,
                  analytic: bool = True, latency_backend: str = 'torch', counter: str = 'torch',
-                 latency_measure: Any = None) -> None:
-                 analytic: bool = True, latency_backend: str = 'torch',
-                 latency_table: LatencyTable | None = None) -> None:
+                 latency_measure: Any = None, latency_table: LatencyTable | None = None) -> None:
         if units not in ('M', 'G', None):
             raise ValueError(f"units must be 'M', 'G' or None, got {units!r}")
         if counter not in ('torch', 'mmrazor'):
