@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "razor/isa.h"
 #include "razor/weight_only.h"
 
 // GCC 12's AVX-512 intrinsics start from _mm512_undefined_*() (a self-initialised variable), which
@@ -209,17 +210,9 @@ __attribute__((target("avx2,fma"))) void tile_avx2(const WeightOnlyCall& c, int6
   }
 }
 
-enum class Isa { kScalar, kAvx2, kAvx512 };
-
-Isa best_isa() {
-  static const Isa isa = [] {
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f")) return Isa::kAvx512;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Isa::kAvx2;
-    return Isa::kScalar;
-  }();
-  return isa;
-}
+// The path follows razor::active_isa(): the CPU's widest, or RAZOR_EXT_ISA's narrower choice,
+// so the tests run the AVX-512, AVX2 and scalar tiles on one host as for every other kernel.
+Isa best_isa() { return razor::active_isa(); }
 
 template <int MT>
 void tile(const WeightOnlyCall& c, Isa isa, int64_t n, int64_t m0) {
