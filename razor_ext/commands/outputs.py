@@ -5,8 +5,9 @@ whichever command ran it).
 | model                     | files                                                            |
 |---------------------------|------------------------------------------------------------------|
 | any (train)               | ``best_<metric>.pth`` (when validated), ``last.pth``              |
-| ``ItePruneAlgorithm``     | ``pruned.pth`` (``load_pruned`` / any checkpoint key), ``pruned.onnx``, ``unpruned.onnx`` |
+| ``ItePruneAlgorithm``, ``GroupFisherAlgorithm`` | ``pruned.pth`` (``load_pruned`` / any checkpoint key), ``pruned.onnx``, ``unpruned.onnx`` |
 | search loop result        | ``best_subnet.yaml``, ``best_subnet_resources.json``, ``best_subnet.pth``, ``pareto_front.json`` |
+| DARTS / DSNAS (arch parameters) | ``best_subnet.yaml`` (the argmax subnet), ``best_subnet.pth`` (sliced), and ``last.pth`` |
 | ``SingleTeacherDistill``  | ``student.pth``                                                   |
 | ``MMArchitectureQuant``   | ``quantized.pth`` (``quantization.load``), ``quantized.onnx`` (QDQ)|
 
@@ -44,12 +45,14 @@ class Outputs:
 
 def _kind(model: nn.Module, runner: Any) -> str:
     from razor_ext.distill.algorithms import SingleTeacherDistill
-    from razor_ext.pruning import ItePruneAlgorithm
+    from razor_ext.pruning import GroupFisherAlgorithm, ItePruneAlgorithm
     from razor_ext.quantization import MMArchitectureQuant
 
     if getattr(runner.train_loop, 'result', None) is not None and hasattr(model, 'mutator'):
         return 'search'
-    if isinstance(model, ItePruneAlgorithm):
+    if getattr(getattr(model, 'mutator', None), 'arch_params', None):
+        return 'derive'  # differentiable NAS (DARTS, DSNAS): the subnet is the arch argmax
+    if isinstance(model, (ItePruneAlgorithm, GroupFisherAlgorithm)):
         return 'prune'
     if isinstance(model, SingleTeacherDistill):
         return 'distill'
@@ -61,9 +64,9 @@ def _kind(model: nn.Module, runner: Any) -> str:
 def snapshot_before(runner: Any) -> nn.Module | None:
     """What "before" means for the table, taken before the run: the unpruned network of a
     pruning algorithm (None for the other kinds, which keep their "before" model)."""
-    from razor_ext.pruning import ItePruneAlgorithm
+    from razor_ext.pruning import GroupFisherAlgorithm, ItePruneAlgorithm
 
-    if isinstance(runner.model, ItePruneAlgorithm):
+    if isinstance(runner.model, (ItePruneAlgorithm, GroupFisherAlgorithm)):
         return runner.model.to_static()
     return None
 
@@ -132,6 +135,23 @@ def _search(runner: Any, out: Outputs, loader: Any, example: Any) -> None:
     out.rows.append(measure('best subnet', static, loader, example, out.files['subnet_ckpt']))
 
 
+def _derive(runner: Any, out: Outputs, loader: Any, example: Any) -> None:
+    """A differentiable supernet's subnet (each group's argmax / top edges), as a search leaves
+    its best: the MMRazor-format YAML and the sliced static subnet's checkpoint."""
+    from razor_ext.nas import export_fix_subnet
+
+    model = runner.model
+    if runner.train_loop is not None and runner.optim_wrapper is not None:
+        runner.save_checkpoint('last.pth')
+        out.files['last'] = str(out.work_dir / 'last.pth')
+    model.mutator.set_choices(model.mutator.arch_choices())
+    subnet, static = export_fix_subnet(model.architecture, slice_weight=True,
+                                       path=out.path('subnet', 'best_subnet.yaml'))
+    save_checkpoint({'meta': _meta(runner, kind='subnet', subnet=json.loads(json.dumps(subnet, default=str))),
+                     'state_dict': static.state_dict()}, out.path('subnet_ckpt', 'best_subnet.pth'))
+    out.rows.append(measure('derived subnet', static.eval(), loader, example, out.files['subnet_ckpt']))
+
+
 def _distill(runner: Any, out: Outputs, loader: Any, example: Any) -> None:
     from razor_ext.distill import student_state_dict_from
 
@@ -167,6 +187,8 @@ def write_outputs(runner: Any, before: nn.Module | None = None) -> Outputs:
         _prune(runner, out, loader, example, before)
     elif kind == 'search':
         _search(runner, out, loader, example)
+    elif kind == 'derive':
+        _derive(runner, out, loader, example)
     elif kind == 'distill':
         _distill(runner, out, loader, example)
     elif kind == 'quantize':

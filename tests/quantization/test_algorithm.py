@@ -74,27 +74,3 @@ def test_bad_config():
         MMArchitectureQuant(_arch(), input_shapes=(1, 1, 8, 8), mode='fp8')
     with pytest.raises(KeyError):
         MMArchitectureQuant(_arch(), quantizer=dict(type='NoSuchQuantizer'), input_shapes=(1, 1, 8, 8))
-
-
-def test_ptq_config_without_float_checkpoint_warns_once(monkeypatch, tmp_path):
-    import warnings
-
-    from razor_ext.quantization.algorithms import UntrainedModelWarning, untrained
-
-    monkeypatch.setattr(untrained, '_WARNED', set())
-    cfg = dict(type='MMArchitectureQuant', architecture=dict(type='MnistCNN'),
-               quantizer=dict(type='NativeQuantizer'), input_shapes=(1, 1, 28, 28))
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter('always')
-        MODELS.build(dict(cfg))
-        MODELS.build(dict(cfg))  # the second build does not warn again
-    hits = [w for w in caught if issubclass(w.category, UntrainedModelWarning)]
-    assert len(hits) == 1 and 'float_checkpoint' in str(hits[0].message)
-    # a float checkpoint, or a module passed in (trained by the caller), does not warn
-    monkeypatch.setattr(untrained, '_WARNED', set())
-    ckpt = tmp_path / 'f.pt'
-    torch.save(MODELS.build(dict(type='MnistCNN')).state_dict(), ckpt)
-    with warnings.catch_warnings():
-        warnings.simplefilter('error', UntrainedModelWarning)
-        MODELS.build(dict(cfg, float_checkpoint=str(ckpt)))
-        MODELS.build(dict(cfg, architecture=MODELS.build(dict(type='MnistCNN'))))

@@ -16,7 +16,6 @@ from razor_ext.quantization.checkpoint import save
 from razor_ext.quantization.fake_quantize import LearnableFakeQuantize
 from razor_ext.quantization.onnx_qdq import export_onnx
 from razor_ext.quantization.prepare import calibrate
-from razor_ext.quantization.algorithms.untrained import warn_untrained
 from razor_ext.quantization.switches import fake_quants, freeze_bn_stats, freeze_observers
 from razor_ext.registry import MODELS
 
@@ -69,9 +68,6 @@ class MMArchitectureQuant(BaseAlgorithm):
         self.deploy_cfg = deploy_cfg
         if mode not in ('ptq', 'qat'):
             raise ValueError(f"mode must be 'ptq' or 'qat', got {mode!r}")
-        if mode == 'ptq' and float_checkpoint is None and isinstance(architecture, Mapping) \
-                and not init_cfg:
-            warn_untrained(architecture.get('type', 'the architecture'))
         if float_checkpoint is not None:
             load_weights(self.architecture, float_checkpoint)
         elif isinstance(architecture, Mapping) and init_cfg is None:
