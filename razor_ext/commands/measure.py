@@ -32,9 +32,10 @@ class Row:
 
 
 def eval_loader(runner: Any) -> Any:
-    """The loader the table is measured on: the test loader, else the validation loader."""
-    for key in ('test_dataloader', 'val_dataloader'):
-        if runner.cfg.get(key) is not None:
+    """The loader the table is measured on: the test loader, else the validation loader; only one
+    whose loop the config keeps (``test_cfg=None`` means: do not touch that data), else None."""
+    for key, loop in (('test_dataloader', 'test_cfg'), ('val_dataloader', 'val_cfg')):
+        if runner.cfg.get(key) is not None and runner.cfg.get(loop) is not None:
             return runner.build_dataloader(runner.cfg[key])
     return None
 

@@ -181,7 +181,9 @@ def write_outputs(runner: Any, before: nn.Module | None = None) -> Outputs:
     """Write the results of a finished run into its work dir (see the module docstring)."""
     out = Outputs(Path(runner.work_dir))
     loader = eval_loader(runner)
-    example = example_input(runner, loader) if loader is not None else None
+    # The ONNX example comes from the evaluation data, else from the training data.
+    source = loader if loader is not None else getattr(runner.train_loop, 'dataloader', None)
+    example = example_input(runner, source) if source is not None else None
     kind = _kind(runner.model, runner)
     if kind == 'prune':
         _prune(runner, out, loader, example, before)

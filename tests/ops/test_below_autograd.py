@@ -10,7 +10,7 @@ from torch.autograd import forward_ad
 
 from razor_ext.ops import (channel_gather, channel_norms, cwd_loss, dkd_loss, dynamic_conv2d,
                            dynamic_linear, fake_quantize, fused_observe_fake_quantize, kd_kl_div,
-                           lsq_fake_quantize)
+                           lsq_fake_quantize, weight_only_linear)
 from razor_ext.ops.below_autograd import autograd_may_record, call_op
 
 
@@ -117,6 +117,9 @@ FORWARD_AD_CALLS = {
     "dkd_loss": lambda d: dkd_loss(d, torch.randn(4, 6), torch.tensor([0, 1, 2, 3])),
     "dynamic_conv2d": lambda d: dynamic_conv2d(d.view(1, 4, 2, 3), torch.randn(8, 8, 3, 3), None, 4,
                                                padding=1),
+    "weight_only_linear": lambda d: weight_only_linear(
+        d, torch.zeros(2, 3, dtype=torch.uint8), torch.ones(2, 3), torch.zeros(2, 3, dtype=torch.uint8),
+        2, 4),
     "dynamic_conv2d (op)": lambda d: torch.ops.razor_ext.dynamic_conv2d(
         d.view(1, 4, 2, 3), torch.randn(8, 8, 3, 3), None, 4, [1, 1], [1, 1], [1, 1], 1, None,
         "auto"),
