@@ -14,7 +14,8 @@ Example:
 """
 from razor_ext.hessian.accumulator import HessianAccumulator, layer_weight_matrix
 from razor_ext.hessian.cholesky import damped_inverse_cholesky
-from razor_ext.hessian.sequential import find_blocks, sequential_calibrate, set_module, target_layers
+from razor_ext.hessian.sequential import (find_blocks, replace_without_calibration,
+                                         sequential_calibrate, set_module, target_layers)
 
 __all__ = ['HessianAccumulator', 'damped_inverse_cholesky', 'find_blocks', 'layer_weight_matrix',
-           'sequential_calibrate', 'set_module', 'target_layers']
+           'replace_without_calibration', 'sequential_calibrate', 'set_module', 'target_layers']

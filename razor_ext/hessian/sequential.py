@@ -119,6 +119,26 @@ def set_module(root: nn.Module, name: str, new: nn.Module) -> None:
     setattr(parent, child, new)
 
 
+def replace_without_calibration(model: nn.Module, layer_fn: LayerFn,
+                                layers: Sequence[str] | None = None) -> nn.Module:
+    """Apply ``layer_fn(name, layer, None)`` to every target layer (no Hessian: the round-to-
+    nearest and magnitude baselines), in place, and return ``model``.
+
+    Example:
+        >>> m = nn.Sequential(nn.Linear(2, 2))
+        >>> replace_without_calibration(m, lambda name, layer, h: nn.Identity())
+        Sequential(
+          (0): Identity()
+        )
+    """
+    blocks = find_blocks(model)
+    root, prefix = (model, "") if blocks is None else (blocks[1], blocks[0])
+    with torch.no_grad():
+        for name, layer in target_layers(root, prefix, layers).items():
+            set_module(model, name, layer_fn(name, layer, None))
+    return model
+
+
 def _compress(model: nn.Module, layers: dict[str, nn.Module], run: Callable[[], None],
               layer_fn: LayerFn, bar: Any) -> None:
     accumulators = {name: HessianAccumulator(layer) for name, layer in layers.items()}

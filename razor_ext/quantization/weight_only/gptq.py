@@ -8,8 +8,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from razor_ext.hessian import (find_blocks, layer_weight_matrix, sequential_calibrate, set_module,
-                               target_layers)
+from razor_ext.hessian import layer_weight_matrix, replace_without_calibration, sequential_calibrate
 from razor_ext.quantization.weight_only.gptq_layer import gptq_quantize
 from razor_ext.quantization.weight_only.group_quant import rtn_quantize
 from razor_ext.quantization.weight_only.linear import WeightOnlyQuantLinear
@@ -86,12 +85,7 @@ def gptq(model: nn.Module, calib_batches: Iterable[Any] | None = None, bits: int
                               blocksize)
 
     if method == "rtn":
-        blocks = find_blocks(model)
-        root, prefix = (model, "") if blocks is None else (blocks[1], blocks[0])
-        with torch.no_grad():
-            for name, layer in target_layers(root, prefix, layers).items():
-                set_module(model, name, layer_fn(name, layer, None))
-        return model
+        return replace_without_calibration(model, layer_fn, layers)
     if calib_batches is None:
         raise ValueError("gptq: calib_batches are needed for method='gptq'")
     return sequential_calibrate(model, calib_batches, layer_fn, layers, progress, desc=method)
