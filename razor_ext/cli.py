@@ -148,10 +148,11 @@ def build_parser() -> argparse.ArgumentParser:
     add('prune', 'run a pruning config (e.g. ItePruneAlgorithm)', _run_config)
     add('distill', 'run a distillation config (e.g. SingleTeacherDistill)', _run_config)
     add('quantize', 'run a quantization config (PTQ or QAT)', _run_config)
-    export = add('export', 'export the model of a config (and checkpoint) to ONNX, verified in onnxruntime',
-                 _export)
+    export = add('export', 'export the model of a config (and checkpoint) to ONNX or OpenVINO IR, '
+                           'verified in the runtime', _export)
     export.add_argument('--checkpoint', help='weights to load (any file a razor-ext command wrote)')
-    export.add_argument('--out', required=True, help='the .onnx file to write')
+    export.add_argument('--out', required=True, help='the file to write: .onnx (checked in onnxruntime) '
+                                                     'or .xml (OpenVINO IR, checked in OpenVINO)')
     export.add_argument('--input-shape', default='1,1,28,28', help='example input shape (default 1,1,28,28)')
     configs = add('configs', 'list the shipped configs (run one as razor_ext::<name>)', _configs,
                   config=False)

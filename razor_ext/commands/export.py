@@ -1,5 +1,6 @@
-"""``razor-ext export CONFIG --checkpoint FILE --out FILE.onnx``: any command's result as a
-verified ONNX file (QDQ for a quantized model)."""
+"""``razor-ext export CONFIG --checkpoint FILE --out FILE.onnx|FILE.xml``: any command's result
+as a verified ONNX file (QDQ for a quantized model), or as OpenVINO IR when ``--out`` ends in
+``.xml`` (checked in OpenVINO; needs ``pip install razor_ext[openvino]``)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -19,11 +20,12 @@ def export_config(config: str, out: str, checkpoint: str | None = None,
     """Build the model of ``config``, load ``checkpoint`` (any file a command wrote: prefixes
     and pruned shapes are fitted) and write ``out``, checked in onnxruntime; returns the path.
 
-    A quantized model (``MMArchitectureQuant``) becomes QDQ ONNX; any other its network.
+    A quantized model (``MMArchitectureQuant``) becomes QDQ ONNX; any other its network. An
+    ``out`` ending in ``.xml`` is written as OpenVINO IR (``.xml`` + ``.bin``) instead.
     """
     from razor_ext.engine import Runner
-    from razor_ext.export import to_onnx
-    from razor_ext.quantization import MMArchitectureQuant
+    from razor_ext.export import to_onnx, to_openvino
+    from razor_ext.quantization import MMArchitectureQuant, export_openvino
 
     cfg = load_cfg(config, cfg_options, work_dir)
     for key in ('train_cfg', 'val_cfg', 'test_cfg', 'resume', 'load_from'):
@@ -33,12 +35,17 @@ def export_config(config: str, out: str, checkpoint: str | None = None,
         runner.load_checkpoint(checkpoint)
     model = runner.model.eval()
     example = torch.randn(*input_shape)
+    openvino = Path(out).suffix.lower() == '.xml'
     if isinstance(model, MMArchitectureQuant):
         if not checkpoint:
             raise CommandError('a quantized model exports from its quantized checkpoint',
                                'pass --checkpoint <work dir>/quantized.pth')
-        path = model.export_onnx(out, example)
+        path = (export_openvino(model.architecture, example, out) if openvino
+                else model.export_onnx(out, example))
+    elif openvino:
+        path = to_openvino(model.architecture, example, out, verify=True)
     else:
         path = to_onnx(model.architecture, example, out, verify=True)
-    print(f'wrote {path} ({Path(path).stat().st_size / 1024:.1f} KiB), verified in onnxruntime')
+    runtime = 'OpenVINO' if openvino else 'onnxruntime'
+    print(f'wrote {path} ({Path(path).stat().st_size / 1024:.1f} KiB), verified in {runtime}')
     return Path(path)
