@@ -1,8 +1,9 @@
 """Time an ONNX file in the runtime it will be deployed with (onnxruntime or OpenVINO, CPU), and
 name the CPU the figure belongs to.
 
-OpenVINO is reached through one small function (:func:`openvino_runner`), so it can later be
-pointed at the deployment package's own runner; it is optional (``pip install openvino``).
+The sessions are the deployment package's own (:class:`razor_ext.export.RuntimeSession`: the
+same thread and latency settings as ``razor_ext.export.benchmark``); OpenVINO is optional
+(``pip install razor_ext[openvino]``).
 """
 from __future__ import annotations
 
@@ -17,10 +18,10 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ['RUNTIMES', 'cpu_signature', 'onnxruntime_runner', 'openvino_runner', 'runtime_runner',
-           'time_onnx']
+from razor_ext.export.runtime_sessions import RUNTIMES, RuntimeSession
 
-RUNTIMES = ('onnxruntime', 'openvino')
+__all__ = ['RUNTIMES', 'cpu_signature', 'runtime_runner', 'time_onnx']
+
 _FLAGS = ('avx2', 'avx512f', 'avx512_vnni', 'avx512_bf16', 'amx_int8', 'amx_bf16', 'neon')
 
 
@@ -48,39 +49,11 @@ def cpu_signature(threads: int | None = None) -> dict[str, Any]:
             'threads': int(threads or torch.get_num_threads())}
 
 
-def onnxruntime_runner(path: str | os.PathLike[str], threads: int) -> Callable[[np.ndarray], Any]:
-    """``run(x)``: one forward of the ONNX file in an onnxruntime CPU session."""
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
-    opts.inter_op_num_threads = 1
-    session = ort.InferenceSession(str(path), opts, providers=['CPUExecutionProvider'])
-    name = session.get_inputs()[0].name
-    return lambda x: session.run(None, {name: x})
-
-
-def openvino_runner(path: str | os.PathLike[str], threads: int) -> Callable[[np.ndarray], Any]:
-    """``run(x)``: one forward of the ONNX file compiled by OpenVINO for the CPU (latency hint).
-
-    Raises:
-        ImportError: OpenVINO is not installed (``pip install openvino``).
-    """
-    import openvino as ov
-
-    compiled = ov.Core().compile_model(str(path), 'CPU', {
-        'INFERENCE_NUM_THREADS': threads, 'PERFORMANCE_HINT': 'LATENCY'})
-    request = compiled.create_infer_request()
-    return lambda x: request.infer([x])
-
-
 def runtime_runner(path: str | os.PathLike[str], runtime: str,
                    threads: int | None = None) -> Callable[[np.ndarray], Any]:
     """The runner of ``runtime`` (one of :data:`RUNTIMES`) for the ONNX file at ``path``."""
-    if runtime not in RUNTIMES:
-        raise ValueError(f'runtime must be one of {RUNTIMES}, got {runtime!r}')
-    threads = int(threads or torch.get_num_threads())
-    return (onnxruntime_runner if runtime == 'onnxruntime' else openvino_runner)(path, threads)
+    session = RuntimeSession(path, runtime, int(threads or torch.get_num_threads()))
+    return lambda x: session([x])
 
 
 def time_onnx(path: str | os.PathLike[str], input_shape: Sequence[int], runtime: str = 'onnxruntime',
