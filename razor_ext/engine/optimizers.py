@@ -118,3 +118,36 @@ def build_schedulers(optimizer: Any, cfgs: Any, iters_per_epoch: int) -> list[tu
                 raise ValueError(f'param_scheduler {name}: {key!r} is not supported; use SequentialLR')
         schedulers += [(cls(opt, **cfg), by_epoch) for opt in optimizers]
     return schedulers
+
+
+def scale_lr(optimizers: Any, auto_scale_lr: Mapping[str, Any] | None, world_size: int,
+             batch_size: int) -> float:
+    """MMEngine's ``auto_scale_lr`` (the linear scaling rule): multiply every param group's
+    ``lr`` by ``world_size * batch_size / base_batch_size``; returns the factor (1.0 when off).
+
+    ``auto_scale_lr=dict(enable=True, base_batch_size=256)``: the LR in the config was tuned
+    for a total batch of ``base_batch_size``; this run's total batch is ``world_size`` ranks of
+    ``batch_size`` each. Without ``enable=True`` nothing changes (MMRazor's configs carry
+    ``auto_scale_lr = dict(base_batch_size=...)`` and leave it off, as MMEngine does). Call it
+    before the LR schedulers are built, so that they start from the scaled LR.
+
+    Example:
+        >>> opt = torch.optim.SGD(nn.Linear(2, 2).parameters(), lr=0.1)
+        >>> scale_lr(opt, dict(enable=True, base_batch_size=64), world_size=2, batch_size=64)
+        2.0
+        >>> opt.param_groups[0]['lr']
+        0.2
+    """
+    if not auto_scale_lr or not auto_scale_lr.get('enable', False):
+        return 1.0
+    base = auto_scale_lr.get('base_batch_size')
+    if isinstance(base, bool) or not isinstance(base, int) or base < 1:
+        raise ValueError(f'auto_scale_lr.base_batch_size must be a positive int, got {base!r}')
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f'auto_scale_lr needs the per-rank batch size (train_dataloader.batch_size), '
+                         f'got {batch_size!r}')
+    factor = world_size * batch_size / base
+    for opt in (optimizers.values() if isinstance(optimizers, Mapping) else [optimizers]):
+        for group in opt.param_groups:
+            group['lr'] = group['lr'] * factor
+    return factor

@@ -18,7 +18,7 @@ from razor_ext.engine.distributed import (DataParallelContext, convert_sync_batc
 from razor_ext.engine.evaluator import Accuracy
 from razor_ext.engine.hooks.hook import Hook
 from razor_ext.engine.model_defaults import model_with_defaults
-from razor_ext.engine.optimizers import build_optimizers, build_schedulers
+from razor_ext.engine.optimizers import build_optimizers, build_schedulers, scale_lr
 from razor_ext.engine.randomness import rng_state, set_random_seed, set_rng_state
 from razor_ext.fileio import CHECKPOINT_FORMAT, load_checkpoint, save_checkpoint
 from razor_ext.algorithm import BaseAlgorithm, load_weights
@@ -71,6 +71,7 @@ class Runner:
             self.register_hook(hook_cfg)
         self.train_loop = self.val_loop = self.test_loop = None
         self.optim_wrapper: Any = None
+        self.lr_scale = 1.0  # auto_scale_lr's factor
         self.schedulers: list[tuple[Any, bool]] = []
         if cfg.get('val_cfg') is not None and cfg.get('val_dataloader') is not None:
             self.val_loop = self._build_loop(cfg['val_cfg'], cfg['val_dataloader'], 'ValLoop',
@@ -86,6 +87,11 @@ class Runner:
             if cfg.get('optim_wrapper') is not None:
                 self.optim_wrapper = build_optimizers(self.model, cfg['optim_wrapper'])
                 dataloader = getattr(self.train_loop, 'dataloader', None)
+                batch = self._rank_batch_size(cfg['train_dataloader'], dataloader)
+                self.lr_scale = scale_lr(self.optim_wrapper, cfg.get('auto_scale_lr'), self.world_size, batch)
+                if self.lr_scale != 1.0 and self.is_main_process:
+                    print(f"auto_scale_lr: learning rates x{self.lr_scale:g} (total batch {self.world_size} x "
+                          f"{batch}, base_batch_size {cfg['auto_scale_lr']['base_batch_size']})")
                 self.schedulers = build_schedulers(self.optim_wrapper, cfg.get('param_scheduler'),
                                                    len(dataloader) if dataloader is not None else 1)
         self.data_parallel: DataParallelContext | None = None
@@ -133,6 +139,13 @@ class Runner:
             if key in accepted and key not in cfg:
                 cfg[key] = value
         return LOOPS.build(cfg, runner=self, dataloader=dataloader)
+
+    @staticmethod
+    def _rank_batch_size(cfg: Any, dataloader: Any) -> Any:
+        """The batch of one rank's step, as MMEngine reads it for ``auto_scale_lr``."""
+        if isinstance(cfg, Mapping) and 'batch_size' in cfg:
+            return cfg['batch_size']
+        return getattr(dataloader, 'batch_size', None)
 
     @property
     def rank(self) -> int:

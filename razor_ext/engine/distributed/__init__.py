@@ -7,11 +7,11 @@ Example:
     0
 """
 from razor_ext.engine.distributed.data_parallel import (DataParallelContext, average_gradients,
-                                                        broadcast_state)
+                                                        average_tensors, broadcast_state)
 from razor_ext.engine.distributed.launch import (LAUNCHERS, DistInfo, barrier, default_device,
                                                  get_dist_info, init_distributed, is_main_process)
 from razor_ext.engine.distributed.sync_batchnorm import CpuSyncBatchNorm, convert_sync_batchnorm
 
 __all__ = ['CpuSyncBatchNorm', 'DataParallelContext', 'DistInfo', 'LAUNCHERS', 'average_gradients',
-           'barrier', 'broadcast_state', 'convert_sync_batchnorm', 'default_device', 'get_dist_info',
-           'init_distributed', 'is_main_process']
+           'average_tensors', 'barrier', 'broadcast_state', 'convert_sync_batchnorm', 'default_device',
+           'get_dist_info', 'init_distributed', 'is_main_process']

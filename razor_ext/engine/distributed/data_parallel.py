@@ -15,7 +15,7 @@ optimizer, so it is neither wrapped nor all-reduced. The price is no overlap of 
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -36,8 +36,54 @@ def _params_of(optimizer: torch.optim.Optimizer) -> list[torch.Tensor]:
     return params
 
 
+def average_tensors(tensors: Sequence[torch.Tensor | None],
+                    like: Sequence[torch.Tensor]) -> list[torch.Tensor | None]:
+    """The mean over all ranks of each tensor, in one flat all-reduce per (device, dtype).
+
+    ``None`` means "no gradient on this rank": it counts as zeros in the mean, and the result
+    stays ``None`` only where it is ``None`` on every rank (e.g. a parameter that no rank's
+    sampled subnet used). ``like[i]`` gives the shape, device and dtype of ``tensors[i]``
+    (the parameter it is the gradient of); every rank passes the same shapes in the same
+    order. Outside a process group the tensors come back unchanged.
+
+    This is the one reduction of the data-parallel scheme: :func:`average_gradients` applies it
+    to ``.grad`` before every optimizer step, and :class:`DataParallelContext` hands it to
+    algorithms that use gradients outside an optimizer step (DARTS' unrolled virtual step).
+
+    Args:
+        tensors: ``n`` gradients of any shapes, or ``None``.
+        like: ``n`` tensors of the same shapes (the parameters).
+
+    Example:
+        >>> w = torch.zeros(2)
+        >>> average_tensors([torch.ones(2)], [w])   # a single process: unchanged
+        [tensor([1., 1.])]
+    """
+    if len(tensors) != len(like):
+        raise ValueError(f'average_tensors: {len(tensors)} tensors but {len(like)} references')
+    out = list(tensors)
+    info = get_dist_info()
+    if not info.distributed:
+        return out
+    buckets: dict[tuple[torch.device, torch.dtype], list[int]] = {}
+    for i, ref in enumerate(like):
+        buckets.setdefault((ref.device, ref.dtype), []).append(i)
+    for (device, dtype), idx in buckets.items():
+        flags = torch.tensor([tensors[i] is not None for i in idx], dtype=dtype, device=device)
+        flat = torch.cat([(like[i].new_zeros(like[i].shape) if tensors[i] is None else tensors[i]).reshape(-1)
+                          for i in idx] + [flags])
+        dist.all_reduce(flat)
+        counts = flat[-len(idx):].tolist()
+        offset = 0
+        for i, count in zip(idx, counts):
+            n = like[i].numel()
+            out[i] = flat[offset:offset + n].view_as(like[i]).div_(info.world_size) if count > 0 else None
+            offset += n
+    return out
+
+
 def average_gradients(params: Iterable[torch.Tensor]) -> None:
-    """Average ``p.grad`` over all ranks in one flat all-reduce per (device, dtype).
+    """Average ``p.grad`` over all ranks (:func:`average_tensors`), in place.
 
     A parameter without a gradient on every rank keeps ``grad=None``; one that has a gradient on
     some ranks only gets the average with zeros from the others. Shapes: any.
@@ -47,28 +93,16 @@ def average_gradients(params: Iterable[torch.Tensor]) -> None:
         >>> average_gradients([w]); w.grad.tolist()   # a single process: unchanged
         [3.0, 3.0]
     """
-    info = get_dist_info()
-    if not info.distributed:
+    if not get_dist_info().distributed:
         return
-    buckets: dict[tuple[torch.device, torch.dtype], list[torch.Tensor]] = {}
-    for p in params:
-        buckets.setdefault((p.device, p.dtype), []).append(p)
-    for (device, dtype), group in buckets.items():
-        flags = torch.tensor([p.grad is not None for p in group], dtype=dtype, device=device)
-        flat = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1)
-                          for p in group] + [flags])
-        dist.all_reduce(flat)
-        counts = flat[-len(group):]
-        offset = 0
-        for p, count in zip(group, counts.tolist()):
-            n = p.numel()
-            if count > 0:
-                grad = flat[offset:offset + n].view_as(p).div_(info.world_size)
-                if p.grad is None:
-                    p.grad = grad.clone()
-                else:
-                    p.grad.copy_(grad)
-            offset += n
+    params = list(params)
+    for p, grad in zip(params, average_tensors([p.grad for p in params], params)):
+        if grad is None:
+            continue
+        if p.grad is None:
+            p.grad = grad.clone()
+        else:
+            p.grad.copy_(grad)
 
 
 def broadcast_state(module: nn.Module, src: int = 0) -> None:
@@ -119,7 +153,16 @@ class DataParallelContext:
                 lambda *_, params=params: average_gradients(params)))
             if self.broadcast_buffers:
                 self._handles.append(opt.register_step_post_hook(lambda *_: self.sync_buffers()))
+        self._set_reducers(average_tensors)
         return self
+
+    def _set_reducers(self, reducer: Callable[..., list[torch.Tensor | None]] | None) -> None:
+        # Algorithms that apply gradients outside an optimizer step (DARTS' virtual step)
+        # declare ``set_gradient_reducer``; they get the same reduction, no DDP subclass.
+        for module in self.module.modules():
+            setter = getattr(module, 'set_gradient_reducer', None)
+            if callable(setter):
+                setter(reducer)
 
     def sync_buffers(self) -> None:
         """Reduce the statistics that know how (any submodule with ``sync_across_ranks()``,
@@ -139,6 +182,7 @@ class DataParallelContext:
                         dist.broadcast(buf.data, 0)
 
     def detach(self) -> None:
+        self._set_reducers(None)
         for handle in self._handles:
             handle.remove()
         self._handles.clear()

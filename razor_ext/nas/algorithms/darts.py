@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -13,6 +13,10 @@ from razor_ext.nas.algorithms.base_nas import (NASAlgorithm, is_optimizer_dict,
 from razor_ext.registry import MODELS
 
 __all__ = ['DARTS']
+
+# reducer(grads, like) -> grads averaged over the ranks (see DARTS.set_gradient_reducer)
+GradientReducer = Callable[[Sequence[torch.Tensor | None], Sequence[torch.Tensor]],
+                           list[torch.Tensor | None]]
 
 
 @contextlib.contextmanager
@@ -65,6 +69,23 @@ class DARTS(NASAlgorithm):
             raise ValueError('DARTS needs architecture parameters: the mutator has none '
                              '(is the supernet built from DiffMutableOP?)')
         self.unroll = unroll
+        self._gradient_reducer: GradientReducer | None = None
+
+    def set_gradient_reducer(self, reducer: GradientReducer | None) -> None:
+        """Install the data-parallel gradient mean (``None``: a single process).
+
+        The unrolled step applies gradients in a virtual SGD step and takes a finite-difference
+        Hessian-vector product along another gradient, outside any optimizer step, so the
+        averaging that runs before each optimizer step does not see them. A data-parallel
+        runner (``razor_ext.engine.distributed.DataParallelContext``) calls this with its
+        reduction, ``reducer(grads, like) -> grads averaged over ranks`` (``None`` entries
+        allowed), so that every rank takes the virtual step of the global batch.
+        """
+        self._gradient_reducer = reducer
+
+    def _reduce(self, grads: Sequence[torch.Tensor | None],
+                like: Sequence[torch.Tensor]) -> list[torch.Tensor | None]:
+        return list(grads) if self._gradient_reducer is None else self._gradient_reducer(grads, like)
 
     def _loss(self, data: Any) -> tuple[torch.Tensor, dict[str, float]]:
         batch = self._preprocess(data, training=True)
@@ -107,7 +128,7 @@ class DARTS(NASAlgorithm):
         backup = [w.detach().clone() for w in weights]
         # 1. virtual step w' = w - lr * (dL_train/dw + wd * w + momentum * buffer)
         loss, _ = self._loss(supernet_data)
-        grads = torch.autograd.grad(loss, weights, allow_unused=True)
+        grads = self._reduce(torch.autograd.grad(loss, weights, allow_unused=True), weights)
         with torch.no_grad():
             for w, g in zip(weights, grads):
                 step = (torch.zeros_like(w) if g is None else g) + wd * w
@@ -119,7 +140,11 @@ class DARTS(NASAlgorithm):
         val_loss, val_log = self._loss(mutator_data)
         grads = torch.autograd.grad(val_loss, arch + weights, allow_unused=True)
         d_alpha = [torch.zeros_like(a) if g is None else g for a, g in zip(arch, grads)]
-        d_w = [torch.zeros_like(w) if g is None else g for w, g in zip(weights, grads[len(arch):])]
+        # d_w sets both the size and the direction of the finite difference: it must be the
+        # global batch's. d_alpha and the Hessian term stay per rank: a.grad is linear in
+        # them and is averaged before arch_opt steps, like any gradient.
+        d_w = [torch.zeros_like(w) if g is None else g
+               for w, g in zip(weights, self._reduce(grads[len(arch):], weights))]
         # 3. finite-difference Hessian-vector product around the original w
         norm = torch.cat([d.flatten() for d in d_w]).norm()
         eps = 0.01 / (norm + 1e-12)

@@ -1,30 +1,14 @@
 """Data-parallel training on 2 gloo processes (CPU): supernet, distillation, QAT, resume."""
 from __future__ import annotations
 
-import socket
-
 import pytest
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 
-from tests.engine.distributed.two_rank_jobs import run_all, search_once
+from tests.engine.distributed.two_rank_jobs import search_once
 
 pytestmark = pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_available(),
                                 reason='torch.distributed with gloo is not available')
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope='module')
-def ranks(tmp_path_factory):
-    out = tmp_path_factory.mktemp('two_ranks')
-    mp.spawn(run_all, args=(2, _free_port(), str(out)), nprocs=2, join=True)
-    return [torch.load(out / f'rank{r}.pt', weights_only=False) for r in (0, 1)], out
 
 
 def _assert_equal_states(a, b):
@@ -106,3 +90,11 @@ def test_distributed_evolution_search_returns_the_single_process_result(ranks):
     single = search_once()
     expected = (single.best_choices, single.best_score, [c.score for c in single.candidates])
     assert r0['search'] == r1['search'] == expected
+
+
+def test_auto_scale_lr_scales_by_the_total_batch(ranks):
+    (r0, r1), _ = ranks
+    for r in (r0, r1):
+        factor, lr, base_lrs = r['auto_lr']
+        assert factor == 2 * 50 / 25
+        assert lr == pytest.approx(0.05 * 4) and base_lrs == [pytest.approx(0.05 * 4)]

@@ -30,6 +30,15 @@ def _cfg(work_dir: Path, model: dict[str, Any], max_epochs: int = 1, **extra: An
     return cfg
 
 
+PLAIN = dict(type='BaseAlgorithm', architecture=dict(type='MnistCNN', width=4))
+
+
+def straight_cfg(work_dir: Path, max_epochs: int = 2, **extra: Any) -> dict[str, Any]:
+    """A plain CNN with synchronised BatchNorm, 5 steps per rank and epoch: the resume tests'
+    run (2 epochs: the reference they must end at)."""
+    return _cfg(work_dir, PLAIN, max_epochs=max_epochs, sync_bn=True, **extra)
+
+
 class RecordChoices(Hook):
     """Keeps the subnet each training step used."""
 
@@ -88,14 +97,15 @@ def run_all(rank: int, world_size: int, port: int, out: str) -> None:
     runner.train()
     result['qat'] = _state(runner.model)
 
-    # Resume with sync_bn: 2 epochs straight vs 1 epoch, a new job, resumed to 2 epochs.
-    plain = dict(type='BaseAlgorithm', architecture=dict(type='MnistCNN', width=4))
-    runner = Runner.from_cfg(_cfg(out_dir / 'straight', plain, max_epochs=2, sync_bn=True))
+    # Resume with sync_bn: 2 epochs straight vs 1 epoch, a new job, resumed to 2 epochs. The
+    # straight run is also the reference of the killed-and-resumed torchrun job
+    # (test_kill_resume.py runs straight_cfg() from a file).
+    runner = Runner.from_cfg(straight_cfg(out_dir / 'straight'))
     runner.train()
     result['straight'] = _state(runner.model)
     result['sync_bn_types'] = sorted({type(m).__name__ for m in runner.model.modules() if 'Norm' in type(m).__name__})
-    Runner.from_cfg(_cfg(out_dir / 'resumed', plain, max_epochs=1, sync_bn=True)).train()
-    runner = Runner.from_cfg(_cfg(out_dir / 'resumed', plain, max_epochs=2, sync_bn=True, resume=True))
+    Runner.from_cfg(straight_cfg(out_dir / 'resumed', max_epochs=1)).train()
+    runner = Runner.from_cfg(straight_cfg(out_dir / 'resumed', resume=True))
     result['resumed_from_epoch'] = runner.train_loop.epoch
     runner.train()
     result['resumed'] = _state(runner.model)
@@ -134,6 +144,17 @@ def run_all(rank: int, world_size: int, port: int, out: str) -> None:
     # Evolution search: candidates split between the ranks, scores gathered.
     found = search_once()
     result['search'] = (found.best_choices, found.best_score, [c.score for c in found.candidates])
+
+    # Sandwich rule, DARTS (first and second order), SPOS: vs a single process on the global batch.
+    from tests.engine.distributed.two_rank_nas_jobs import run_nas
+    result['nas'] = run_nas(rank)
+
+    # auto_scale_lr: 2 ranks x 50 images against a base batch of 25: the LR (and the scheduler's
+    # starting point) x4.
+    runner = Runner.from_cfg(_cfg(out_dir / 'auto_lr', PLAIN,
+                                  auto_scale_lr=dict(enable=True, base_batch_size=25),
+                                  param_scheduler=dict(type='StepLR', step_size=1, gamma=0.5)))
+    result['auto_lr'] = (runner.lr_scale, runner.current_lr(), runner.schedulers[0][0].base_lrs)
 
     torch.save(result, out_dir / f'rank{rank}.pt')
     torch.distributed.destroy_process_group()
