@@ -84,3 +84,12 @@ def test_a_gradient_on_one_rank_only_is_averaged_with_zeros(ranks):
     for r in (r0, r1):
         grad, unused = r['nas']['one_rank_grad']
         assert torch.equal(grad, torch.full((3,), 2.0)) and unused is None
+
+
+def test_darts_unrolled_through_the_runner_identical_on_both_ranks(ranks):
+    (r0, r1), _ = ranks
+    (s0, reducer0), (s1, reducer1) = r0['darts_runner'], r1['darts_runner']
+    assert reducer0 and reducer1  # the runner's DataParallelContext handed its reduction over
+    assert any('arch_params' in k for k in s0) and s0.keys() == s1.keys()
+    for key in s0:
+        assert torch.equal(s0[key], s1[key]), key

@@ -149,6 +149,20 @@ def run_all(rank: int, world_size: int, port: int, out: str) -> None:
     from tests.engine.distributed.two_rank_nas_jobs import run_nas
     result['nas'] = run_nas(rank)
 
+    # DARTS second order through the Runner: its loop over two sharded loaders, a dict of
+    # optimizers, and the reducer handed to the algorithm by the runner's DataParallelContext.
+    from tests.nas.test_darts_dsnas import supernet
+    small = _data(8)
+    darts = _cfg(out_dir / 'darts', dict(type='mmrazor.Darts', architecture=supernet(), unroll=True,
+                                         mutator=dict(type='mmrazor.NasMutator')),
+                 train_dataloader=small,
+                 optim_wrapper=dict(architecture=dict(optimizer=dict(type='SGD', lr=0.025, momentum=0.9)),
+                                    mutator=dict(optimizer=dict(type='Adam', lr=3e-3))),
+                 train_cfg=dict(type='DartsIterBasedTrainLoop', max_iters=2, mutator_dataloader=small))
+    runner = Runner.from_cfg(darts)
+    runner.train()
+    result['darts_runner'] = (_state(runner.model), runner.model._gradient_reducer is not None)
+
     # auto_scale_lr: 2 ranks x 50 images against a base batch of 25: the LR (and the scheduler's
     # starting point) x4.
     runner = Runner.from_cfg(_cfg(out_dir / 'auto_lr', PLAIN,
