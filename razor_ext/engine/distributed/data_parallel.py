@@ -105,17 +105,36 @@ def average_gradients(params: Iterable[torch.Tensor]) -> None:
             p.grad.copy_(grad)
 
 
+def broadcast_tensors(tensors: Iterable[torch.Tensor], src: int = 0) -> None:
+    """Overwrite ``tensors`` on every rank with rank ``src``'s values, in place: one broadcast
+    per (device, dtype) of all of them flattened, not one per tensor (a supernet has hundreds
+    of small BatchNorm buffers, and each message is a round trip). Shapes: any.
+
+    Example:
+        >>> broadcast_tensors([torch.ones(2), torch.zeros(3, dtype=torch.long)])  # one process: no-op
+    """
+    if not get_dist_info().distributed:
+        return
+    buckets: dict[tuple[torch.device, torch.dtype], list[torch.Tensor]] = {}
+    for t in tensors:
+        buckets.setdefault((t.device, t.dtype), []).append(t)
+    with torch.no_grad():
+        for group in buckets.values():
+            flat = torch.cat([t.detach().reshape(-1) for t in group])
+            dist.broadcast(flat, src)
+            offset = 0
+            for t in group:
+                t.detach().copy_(flat[offset:offset + t.numel()].view_as(t))
+                offset += t.numel()
+
+
 def broadcast_state(module: nn.Module, src: int = 0) -> None:
     """Make every rank's parameters and buffers equal to rank ``src``'s (in place).
 
     Example:
         >>> broadcast_state(torch.nn.Linear(2, 2))  # a single process: nothing to do
     """
-    if not get_dist_info().distributed:
-        return
-    with torch.no_grad():
-        for tensor in list(module.parameters()) + list(module.buffers()):
-            dist.broadcast(tensor.data, src)
+    broadcast_tensors(list(module.parameters()) + list(module.buffers()), src)
 
 
 class DataParallelContext:
@@ -175,11 +194,8 @@ class DataParallelContext:
             if module.training and callable(sync):
                 sync()
         # Only modules in training mode change their buffers; a frozen teacher (eval) is skipped.
-        with torch.no_grad():
-            for module in self.module.modules():
-                if module.training:
-                    for buf in module.buffers(recurse=False):
-                        dist.broadcast(buf.data, 0)
+        broadcast_tensors([buf for module in self.module.modules() if module.training
+                           for buf in module.buffers(recurse=False)], 0)
 
     def detach(self) -> None:
         self._set_reducers(None)
