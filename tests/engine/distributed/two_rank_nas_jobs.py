@@ -29,7 +29,8 @@ GLOBAL_BATCH = 16
 
 
 class WidthConv(WidthConvBN):
-    """An elastic-width conv without the BatchNorm (see the module docstring)."""
+    """An elastic-width conv that skips its BatchNorm (see the module docstring); the BatchNorm's
+    parameters stay, never used: they never get a gradient, on any rank."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.conv2d(x, self.conv.weight[:self.current_choice], padding=1)
