@@ -127,7 +127,10 @@ def test_prune_runs_smaller_same_structure(name, ratio, global_pruning):
     with torch.enable_grad():
         want = ref(x)
     for (_, a), (_, b) in zip(output_tensors(out), output_tensors(want)):
-        torch.testing.assert_close(a, b.detach(), rtol=1e-4, atol=1e-4)
+        # tight: the observed error is float32 summation order (< 1e-6 of the output's scale),
+        # while a misplaced small tensor (a bias table's head) moves outputs by ~1e-4
+        scale = float(b.abs().max().clamp_min(1.0))
+        torch.testing.assert_close(a, b.detach(), rtol=1e-5, atol=2e-6 * scale)
 
 
 @pytest.mark.parametrize('name', list(CASES))
