@@ -7,7 +7,4 @@ register_not_implemented(MODELS, ['DCFF', 'DCFFChannelMutator', 'DCFFChannelUnit
 register_not_implemented(MODELS, ['DMCP', 'DMCPChannelMutator', 'DMCPChannelUnit'],
                          'DMCP (differentiable Markov channel pruning) is not ported')
 register_not_implemented(HOOKS, ['DMCPSubnetHook'], 'DMCP is not ported')
-register_not_implemented(MODELS, ['GroupFisherSubModel', 'GroupFisherDeploySubModel'],
-                         'building a pruned subnet from a GroupFisher pruning-structure file is '
-                         'not ported; razor_ext.prune / ChannelMutator give the pruned model')
 register_not_implemented(LOOPS, ['DMCPSubnetLoop'], 'DMCP is not ported')

@@ -1,5 +1,8 @@
 """Pruning algorithms."""
 from razor_ext.pruning.algorithms.group_fisher import GroupFisherAlgorithm
+from razor_ext.pruning.algorithms.group_fisher_sub_model import (GroupFisherDeploySubModel,
+                                                                 GroupFisherSubModel)
 from razor_ext.pruning.algorithms.ite_prune import ItePruneAlgorithm
 
-__all__ = ['GroupFisherAlgorithm', 'ItePruneAlgorithm']
+__all__ = ['GroupFisherAlgorithm', 'GroupFisherDeploySubModel', 'GroupFisherSubModel',
+           'ItePruneAlgorithm']
