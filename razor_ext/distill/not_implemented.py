@@ -2,8 +2,6 @@
 NotImplementedError with the reason (docs/mmrazor_compat.md lists them)."""
 from razor_ext.registry import DATASETS, MODELS, TRANSFORMS, register_not_implemented
 
-register_not_implemented(MODELS, ['BYOTDistiller', 'BYOTConnector'],
-                         'BYOT self-distillation needs per-stage auxiliary heads that are not ported')
 register_not_implemented(MODELS, ['CRDConnector'],
                          "CRD's memory-bank connector is not ported (CRDLoss itself is)")
 register_not_implemented(DATASETS, ['CRDDataset'],
