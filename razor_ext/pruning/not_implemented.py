@@ -4,7 +4,5 @@ from razor_ext.registry import HOOKS, LOOPS, MODELS, register_not_implemented
 
 register_not_implemented(MODELS, ['DCFF', 'DCFFChannelMutator', 'DCFFChannelUnit'],
                          'DCFF (dynamic-coded filter fusion) is not ported')
-register_not_implemented(MODELS, ['DMCP', 'DMCPChannelMutator', 'DMCPChannelUnit'],
-                         'DMCP (differentiable Markov channel pruning) is not ported')
 register_not_implemented(HOOKS, ['DMCPSubnetHook'], 'DMCP is not ported')
 register_not_implemented(LOOPS, ['DMCPSubnetLoop'], 'DMCP is not ported')

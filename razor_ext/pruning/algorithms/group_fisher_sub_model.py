@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from razor_ext.algorithm.base_algorithm import BaseAlgorithm
-from razor_ext.pruning.mutators.channel_mutator import ChannelMutator
+from razor_ext.pruning.mutators.channel_mutator import ChannelMutator, sequential_scores
 from razor_ext.registry import MODELS
 
 
@@ -48,24 +48,14 @@ def load_structure(fix_subnet: Mapping[str, Any] | str | os.PathLike[str]) -> di
     return dict(fix_subnet)
 
 
-def _sequential_scores(mutator: ChannelMutator) -> np.ndarray:
-    """Scores that keep each unit's first channels: MMRazor's deploy model uses
-    ``SequentialMutableChannelUnit`` (a checkpoint of the pruned model holds the first ``n``
-    channels of every layer, in order)."""
-    scores = np.zeros(mutator.analysis.resolved.final.size)
-    for unit in mutator.units:
-        scores[unit.unit.atoms] = -np.arange(unit.unit.num_atoms, dtype=float)
-    return scores
-
-
 @MODELS.register_module()
 def GroupFisherDeploySubModel(architecture: nn.Module | Mapping[str, Any],  # noqa: N802
                               fix_subnet: Mapping[str, Any] | str = (), divisor: int = 1,
                               parse_cfg: Mapping[str, Any] | None = None,
                               data_preprocessor: Any = None, **kwargs: Any) -> nn.Module:
     """The architecture pruned to ``fix_subnet``, as MMRazor's deploy sub-model: every unit keeps
-    its **first** ``n`` channels (int) or ``ratio * channels`` (float), so the weights of a
-    pruned checkpoint load straight into it.
+    its **first** ``n`` channels (int) or ``ratio * channels`` (float), as MMRazor's
+    ``SequentialMutableChannelUnit``, so the weights of a pruned checkpoint load straight into it.
 
     Args:
         architecture: the model or its config. fix_subnet: unit name (razor_ext's or MMRazor's
@@ -96,7 +86,7 @@ def GroupFisherDeploySubModel(architecture: nn.Module | Mapping[str, Any],  # no
                  if k in ('type', 'tracer', 'demo_input')}
     mutator = ChannelMutator(parse_cfg={'type': 'ChannelAnalyzer', **parse_cfg})
     mutator.prepare_from_supernet(architecture)
-    mutator.set_choices(structure, scores=_sequential_scores(mutator))
+    mutator.set_choices(structure, scores=sequential_scores(mutator))
     static = mutator.to_static(architecture)
     if data_preprocessor is not None and getattr(static, 'data_preprocessor', None) is None:
         static.data_preprocessor = (MODELS.build(dict(data_preprocessor))

@@ -77,6 +77,15 @@ class MutableChannelUnit:
                 'choice': self.current_choice}
 
 
+def sequential_scores(mutator: ChannelMutator) -> np.ndarray:
+    """Per-atom scores that make ``set_choices`` keep each unit's **first** channels (MMRazor's
+    ``SequentialMutableChannelUnit``, used by its deploy sub-models, DMCP and DCFF)."""
+    scores = np.zeros(mutator.analysis.resolved.final.size)
+    for unit in mutator.units:
+        scores[unit.unit.atoms] = -np.arange(unit.unit.num_atoms, dtype=float)
+    return scores
+
+
 def unit_aliases(units: list[MutableChannelUnit]) -> dict[str, MutableChannelUnit]:
     """MMRazor-style names ``"<module>_(start, end)_<n>"`` of every output layer of each unit
     (names claimed by two units are dropped: they would be ambiguous)."""
