@@ -143,3 +143,31 @@ def test_schedule_subnets_distillation_and_arch_steps():
     with pytest.raises(ValueError, match='strategy'):
         DMCP(net(), distiller=dict(type='ConfigurableDistiller'), strategy=['biggest'],
              mutator_cfg=dict(parse_cfg=PARSE))
+
+
+def test_subnet_hook_writes_samples_near_the_target_that_sub_model_rebuilds(tmp_path):
+    import json
+    import random
+    from types import SimpleNamespace
+
+    from razor_ext.registry import HOOKS, MODELS
+
+    random.seed(0)
+    full = macs(net(), torch.randn(1, 3, 8, 8))
+    algo = DMCP(net(), distiller=dict(type='ConfigurableDistiller'),
+                mutator_cfg=dict(parse_cfg=PARSE))
+    with torch.no_grad():
+        for p in algo.mutator.arch_params.values():
+            p.fill_(0.1)  # each further group kept with probability 0.9
+    target = float(algo.mutator.expected_flops().detach())
+    assert target < 0.8 * full
+    algo.target_flops = target / 1e6
+    hook = HOOKS.build(dict(type='DMCPSubnetHook', subnet_sample_num=2))
+    hook.after_run(SimpleNamespace(model=algo, work_dir=tmp_path))
+    files = sorted(p.name for p in (tmp_path / 'model_sample').iterdir())
+    assert files == ['excepted_ch.json', 'subnet_1.json', 'subnet_2.json']
+    cfg = json.loads((tmp_path / 'model_sample' / 'subnet_1.json').read_text())
+    assert cfg['type'] == 'DMCPChannelMutator'
+    small = MODELS.build(dict(type='mutator_sub_model', cfg=net(), fix_subnet=cfg))
+    got = macs(small, torch.randn(1, 3, 8, 8))
+    assert 0.95 * target <= got <= 1.05 * target

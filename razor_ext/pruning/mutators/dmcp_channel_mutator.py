@@ -183,7 +183,16 @@ class DMCPChannelMutator(nn.Module):
     def expected_flops(self) -> Tensor:
         """Multiply-adds of the conv and linear layers at the expected widths (differentiable
         in the arch parameters); a layer's input / output width is its unit's expected width."""
-        expected = [self.choice_of('expected', i) for i in range(len(self.units))]
+        return self.flops_at([self.choice_of('expected', i) for i in range(len(self.units))])
+
+    def current_flops(self) -> float:
+        """Multiply-adds of the conv and linear layers at the widths now set."""
+        widths = [u.unit.divisor * int(u.kept.sum()) for u in self.units]
+        return float(self.flops_at(widths))
+
+    def flops_at(self, widths: list[Any]) -> Tensor:
+        """Multiply-adds of the conv and linear layers with unit ``i`` at ``widths[i]``."""
+        expected = widths
         total = torch.zeros(())
         for in_u, out_u, cin, cout, groups, per in self._conv_shapes:
             c_in = expected[in_u] if in_u >= 0 else cin
