@@ -26,8 +26,10 @@ class DKDLoss(nn.Module):
 
     Args:
         tau, alpha, beta: temperature and the two term weights.
-        reduction: ``'batchmean'`` | ``'sum'`` | ``'mean'`` | ``'none'`` (per sample). MMRazor
-            ignores it (always ``'sum'``); we apply it (see docs/distillation.md).
+        reduction: ``'batchmean'`` | ``'sum'`` | ``'mean'`` | ``'none'``: checked, and then, as in
+            MMRazor, not used: MMRazor passes ``size_average=False`` to ``F.kl_div``, and that
+            legacy argument makes torch sum, whatever ``reduction`` says. Its DKD config
+            (``reduction='mean'``) and weights are tuned for the sum, so the sum is what runs.
         loss_weight: multiplier.
 
     Shapes: ``preds_S``, ``preds_T``: ``(N, C)``; ``gt_labels``: ``(N,)`` class indices.
@@ -64,8 +66,8 @@ class DKDLoss(nn.Module):
             target = (prob * gt_mask).sum(1, keepdim=True)
             return torch.cat([target, (prob * ~gt_mask).sum(1, keepdim=True)], 1).log()
         return kd_kl_div(binary_log_probs(preds_S), binary_log_probs(preds_T), 1.0,
-                         self.reduction) * self.tau ** 2
+                         'sum') * self.tau ** 2
 
     def _nckd(self, preds_S: Tensor, preds_T: Tensor, gt_mask: Tensor) -> Tensor:
         offset = gt_mask.to(preds_S.dtype) * (_MASK_OFFSET * self.tau)
-        return kd_kl_div(preds_S - offset, preds_T - offset, self.tau, self.reduction)
+        return kd_kl_div(preds_S - offset, preds_T - offset, self.tau, 'sum')
