@@ -101,8 +101,10 @@ def test_dkd(reduction):
         tckd += kl([pt[g], 1 - pt[g]], [ps[g], 1 - ps[g]])
         keep = [c for c in range(6) if c != g]
         nckd += kl(softmax(te[i, keep] / tau), softmax(s[i, keep] / tau))
-    # MMRazor sums whatever the reduction (F.kl_div(..., size_average=False, reduction=r))
-    expected = (alpha * tckd + beta * nckd) * tau ** 2
+    # MMRazor's F.kl_div(..., size_average=False, reduction=r): the sum, divided by N only for
+    # 'batchmean' (torch divides after the legacy argument chose the sum)
+    div = 4 if reduction == 'batchmean' else 1
+    expected = (alpha * tckd + beta * nckd) * tau ** 2 / div
     got = build('DKDLoss', tau=tau, alpha=alpha, beta=beta, reduction=reduction)(
         t(s), t(te), torch.tensor(labels))
     assert got.item() == pytest.approx(expected, rel=1e-6)
