@@ -50,7 +50,7 @@ def load_structure(fix_subnet: Mapping[str, Any] | str | os.PathLike[str]) -> di
 
 @MODELS.register_module()
 def GroupFisherDeploySubModel(architecture: nn.Module | Mapping[str, Any],  # noqa: N802
-                              fix_subnet: Mapping[str, Any] | str = (), divisor: int = 1,
+                              fix_subnet: Mapping[str, Any] | str | None = None, divisor: int = 1,
                               parse_cfg: Mapping[str, Any] | None = None,
                               data_preprocessor: Any = None, **kwargs: Any) -> nn.Module:
     """The architecture pruned to ``fix_subnet``, as MMRazor's deploy sub-model: every unit keeps
@@ -81,7 +81,7 @@ def GroupFisherDeploySubModel(architecture: nn.Module | Mapping[str, Any],  # no
                         f'{type(architecture).__name__}')
     if not isinstance(divisor, int) or divisor < 1:
         raise ValueError(f'divisor must be a positive int, got {divisor!r}')
-    structure = load_structure(fix_subnet if fix_subnet != () else {})
+    structure = load_structure({} if fix_subnet is None else fix_subnet)
     parse_cfg = {k: v for k, v in dict(parse_cfg or {}).items()
                  if k in ('type', 'tracer', 'demo_input')}
     mutator = ChannelMutator(parse_cfg={'type': 'ChannelAnalyzer', **parse_cfg})
