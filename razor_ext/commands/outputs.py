@@ -45,15 +45,16 @@ class Outputs:
 
 def _kind(model: nn.Module, runner: Any) -> str:
     from razor_ext.distill.algorithms import SingleTeacherDistill
-    from razor_ext.pruning import GroupFisherAlgorithm, ItePruneAlgorithm
+    from razor_ext.pruning import DMCP, GroupFisherAlgorithm, ItePruneAlgorithm
     from razor_ext.quantization import MMArchitectureQuant
 
     if getattr(runner.train_loop, 'result', None) is not None and hasattr(model, 'mutator'):
         return 'search'
+    # before 'derive': DMCP's mutator has arch parameters too, but it prunes channels
+    if isinstance(model, (ItePruneAlgorithm, GroupFisherAlgorithm, DMCP)):
+        return 'prune'
     if getattr(getattr(model, 'mutator', None), 'arch_params', None):
         return 'derive'  # differentiable NAS (DARTS, DSNAS): the subnet is the arch argmax
-    if isinstance(model, (ItePruneAlgorithm, GroupFisherAlgorithm)):
-        return 'prune'
     if isinstance(model, SingleTeacherDistill):
         return 'distill'
     if isinstance(model, MMArchitectureQuant):
@@ -64,9 +65,9 @@ def _kind(model: nn.Module, runner: Any) -> str:
 def snapshot_before(runner: Any) -> nn.Module | None:
     """What "before" means for the table, taken before the run: the unpruned network of a
     pruning algorithm (None for the other kinds, which keep their "before" model)."""
-    from razor_ext.pruning import GroupFisherAlgorithm, ItePruneAlgorithm
+    from razor_ext.pruning import DMCP, GroupFisherAlgorithm, ItePruneAlgorithm
 
-    if isinstance(runner.model, (ItePruneAlgorithm, GroupFisherAlgorithm)):
+    if isinstance(runner.model, (ItePruneAlgorithm, GroupFisherAlgorithm, DMCP)):
         return runner.model.to_static()
     return None
 

@@ -75,6 +75,12 @@ def _parse_py(path: Path, text: str, base: Mapping[str, Any] | None = None) -> d
                 lineno = tb.tb_lineno
             tb = tb.tb_next
         raise ConfigParseError(str(path), lineno, f'{type(err).__name__}: {err}') from err
+    # As MMEngine, the body may change its bases through ``_base_`` (``_base_.optim_wrapper =
+    # dict(...)`` replaces the inherited value; MMRazor's DMCP subnets do): those changes are
+    # what this file merges onto.
+    if base is not None and isinstance(base, dict):
+        base.clear()
+        base.update(namespace[BASE_VIEW_NAME].to_dict())
     # Imported modules, helper functions and classes are tools for writing the config, and
     # private names are scratch variables: none of them is config content.
     return {

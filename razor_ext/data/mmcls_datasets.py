@@ -41,9 +41,16 @@ class _PipelineDataset(Dataset):
     def __len__(self) -> int:
         return len(self.samples)
 
+    def get_data_info(self, index: int) -> dict[str, Any]:
+        """The results dict of sample ``index`` before the pipeline (as MMEngine's datasets)."""
+        return {**self.samples[index], 'sample_idx': index}
+
+    def get_gt_labels(self) -> np.ndarray:
+        """``(len,)`` int64 labels of every sample."""
+        return np.asarray([s['gt_label'] for s in self.samples], np.int64)
+
     def __getitem__(self, index: int) -> Any:
-        results = {**self.samples[index], 'sample_idx': index}
-        out = self.pipeline(results)
+        out = self.pipeline(self.get_data_info(index))
         if out is None:
             raise ValueError(f'{type(self).__name__}: the pipeline dropped sample {index}')
         return out
@@ -178,13 +185,9 @@ class CIFAR10(_PipelineDataset):
         data = np.concatenate(images)
         self.samples = [{'img': data[i], 'gt_label': int(labels[i])} for i in range(len(labels))]
 
-    def __getitem__(self, index: int) -> Any:
+    def get_data_info(self, index: int) -> dict[str, Any]:
         sample = self.samples[index]
-        out = self.pipeline({'img': sample['img'].copy(), 'gt_label': sample['gt_label'],
-                             'sample_idx': index})
-        if out is None:
-            raise ValueError(f'{type(self).__name__}: the pipeline dropped sample {index}')
-        return out
+        return {'img': sample['img'].copy(), 'gt_label': sample['gt_label'], 'sample_idx': index}
 
 
 @DATASETS.register_module(name=['CIFAR100', 'mmcls.CIFAR100'])

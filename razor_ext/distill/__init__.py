@@ -14,10 +14,13 @@ from razor_ext.distill.algorithms import (DAFLDataFreeDistillation, DAFLGenerato
                                           OverhaulFeatureDistillation, SelfDistill,
                                           SingleTeacherDistill, convert_to_student_checkpoint,
                                           student_state_dict_from)
+from razor_ext.distill.algorithms import DataFreeDistillation, ZSKTGenerator
+from razor_ext.distill.byot_distiller import BYOTDistiller
 from razor_ext.distill.configurable_distiller import ConfigurableDistiller
 
 __all__ = ['ConfigurableDistiller', 'DAFLDataFreeDistillation', 'DAFLGenerator', 'OFDDistiller',
            'OverhaulFeatureDistillation', 'SelfDistill', 'SingleTeacherDistill', 'algorithms',
            'connectors', 'convert_to_student_checkpoint', 'deliveries', 'losses', 'recorders',
            'student_state_dict_from']
+__all__ += ['BYOTDistiller', 'DataFreeDistillation', 'ZSKTGenerator']
 from razor_ext.distill import not_implemented  # noqa: E402,F401  (registers MMRazor names it lacks)

@@ -92,10 +92,20 @@ def build_schedulers(optimizer: Any, cfgs: Any, iters_per_epoch: int) -> list[tu
     ``type`` is a ``torch.optim.lr_scheduler`` class name (MMEngine's ``...LR`` suffix is
     accepted: ``CosineAnnealingLR``, ``MultiStepLR``, ``LinearLR``...). ``by_epoch`` (default
     True) steps once an epoch; with ``convert_to_iter_based=True`` epoch counts are turned into
-    iterations. ``begin``/``end`` are not supported (use ``SequentialLR``).
+    iterations. ``begin``/``end`` are not supported (use ``SequentialLR``). With a dict of
+    optimizers, ``{optimizer name: config(s)}`` schedules each optimizer on its own.
     """
     if cfgs is None:
         return []
+    if isinstance(cfgs, Mapping) and 'type' not in cfgs and isinstance(optimizer, Mapping):
+        # MMEngine's form for several optimizers: {optimizer name: scheduler config(s)}
+        # (MMRazor's DFAD / ZSKT: architecture and generator).
+        unknown = sorted(set(cfgs) - set(optimizer))
+        if unknown:
+            raise KeyError(f'param_scheduler names {unknown}, which are not optimizers; the '
+                           f'optimizers are {sorted(optimizer)}')
+        return [s for name, sub in cfgs.items()
+                for s in build_schedulers(optimizer[name], sub, iters_per_epoch)]
     cfgs = [cfgs] if isinstance(cfgs, Mapping) else list(cfgs)
     optimizers = list(optimizer.values()) if isinstance(optimizer, Mapping) else [optimizer]
     schedulers = []

@@ -10,13 +10,18 @@ Example:
     4
 """
 from razor_ext.pruning import algorithms, mutators
-from razor_ext.pruning.algorithms import GroupFisherAlgorithm, ItePruneAlgorithm
+from razor_ext.pruning.algorithms import (DCFF, DMCP, GroupFisherAlgorithm,
+                                          GroupFisherDeploySubModel, GroupFisherSubModel,
+                                          ItePruneAlgorithm)
 from razor_ext.pruning.analyze import AnalysisReport, analyze
 from razor_ext.pruning.check import PruningCheckError
 from razor_ext.pruning.checkpoint import load_pruned, save_pruned
 from razor_ext.pruning.importance import CRITERIA, atom_importance
-from razor_ext.pruning.mutators import (ChannelMutator, MutableChannelUnit, SlimmableChannelMutator,
+from razor_ext.pruning.mutators import (ChannelMutator, DCFFChannelMutator, DMCPChannelMutator,
+                                        MutableChannelUnit, SlimmableChannelMutator,
                                         SlimmableChannelUnit)
+from razor_ext.pruning.dmcp_subnet_hook import DMCPSubnetHook
+from razor_ext.pruning.mutator_sub_model import mutator_sub_model
 from razor_ext.pruning.prune import flops_of, prune
 from razor_ext.pruning.sparse_gpt import (SparseGPT, magnitude_prune, sparse_gpt, sparse_gpt_prune,
                                           to_semi_structured)
@@ -25,6 +30,9 @@ __all__ = ['AnalysisReport', 'CRITERIA', 'ChannelMutator', 'GroupFisherAlgorithm
            'ItePruneAlgorithm', 'MutableChannelUnit', 'PruningCheckError', 'SlimmableChannelMutator',
            'SlimmableChannelUnit', 'algorithms', 'analyze', 'atom_importance', 'flops_of',
            'load_pruned', 'mutators', 'prune', 'save_pruned']
+__all__ += ['DCFF', 'DCFFChannelMutator', 'DMCP', 'DMCPChannelMutator',
+            'DMCPSubnetHook', 'GroupFisherDeploySubModel', 'GroupFisherSubModel',
+            'mutator_sub_model']
 __all__ += ['SparseGPT', 'magnitude_prune', 'sparse_gpt', 'sparse_gpt_prune',
             'to_semi_structured']
 from razor_ext.pruning import not_implemented  # noqa: E402,F401  (registers MMRazor names it lacks)

@@ -1,13 +1,7 @@
 """MMRazor pruning components razor_ext does not implement: building one raises
 NotImplementedError with the reason (docs/mmrazor_compat.md lists them)."""
-from razor_ext.registry import HOOKS, LOOPS, MODELS, register_not_implemented
+from razor_ext.registry import LOOPS, register_not_implemented
 
-register_not_implemented(MODELS, ['DCFF', 'DCFFChannelMutator', 'DCFFChannelUnit'],
-                         'DCFF (dynamic-coded filter fusion) is not ported')
-register_not_implemented(MODELS, ['DMCP', 'DMCPChannelMutator', 'DMCPChannelUnit'],
-                         'DMCP (differentiable Markov channel pruning) is not ported')
-register_not_implemented(HOOKS, ['DMCPSubnetHook'], 'DMCP is not ported')
-register_not_implemented(MODELS, ['GroupFisherSubModel', 'GroupFisherDeploySubModel'],
-                         'building a pruned subnet from a GroupFisher pruning-structure file is '
-                         'not ported; razor_ext.prune / ChannelMutator give the pruned model')
-register_not_implemented(LOOPS, ['DMCPSubnetLoop'], 'DMCP is not ported')
+register_not_implemented(LOOPS, ['DMCPSubnetLoop'],
+                         'evaluating DMCP subnets in a loop is not ported; DMCPSubnetHook writes '
+                         'them and sub_model builds one to evaluate')

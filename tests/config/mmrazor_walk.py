@@ -49,13 +49,15 @@ def input_size_of(path: str, cfg: Any) -> int:
 
 
 def strip_downloads(node: Any) -> Any:
-    """``node`` without download URLs: ``teacher_ckpt`` / ``checkpoint`` URLs become None and
-    ``Pretrained`` init configs pointing at URLs are dropped (razor_ext runs offline; the walk
+    """``node`` without download URLs: ``teacher_ckpt`` / ``checkpoint`` URLs (and a
+    ``teacher_ckpt`` file that is not there: CRD's names a download by its bare file name)
+    become None and ``Pretrained`` init configs pointing at URLs are dropped (razor_ext runs offline; the walk
     checks configs, not published weights)."""
     if isinstance(node, Mapping):
         if node.get('type') == 'Pretrained' and str(node.get('checkpoint', '')).startswith('http'):
             return None
-        return {k: (None if isinstance(v, str) and v.startswith(('http://', 'https://'))
+        return {k: (None if isinstance(v, str) and (v.startswith(('http://', 'https://')) or (
+                        k == 'teacher_ckpt' and not Path(v).exists()))
                     else strip_downloads(v)) for k, v in node.items()}
     if isinstance(node, list):
         return [strip_downloads(v) for v in node]
@@ -71,7 +73,9 @@ def train_one_step(cfg: Config, size: int, batch: int = 2) -> dict[str, float]:
     optimizer = build_optimizers(algo, copy.deepcopy(dict(optim_cfg)))
     n = num_classes_of(cfg)
     data = {'inputs': torch.randint(0, 256, (batch, 3, size, size), dtype=torch.uint8),
-            'data_samples': [{'gt_label': torch.tensor([i % n])} for i in range(batch)]}
+            # sample_idx: every packed mmcls sample carries it (CRD's loss indexes its memory by it)
+            'data_samples': [{'gt_label': torch.tensor([i % n]), 'sample_idx': i}
+                             for i in range(batch)]}
     return algo.train_step(data, optimizer)
 
 

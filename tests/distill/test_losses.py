@@ -89,7 +89,7 @@ def test_kl_divergence_bad_arguments_name_them():
         build('KLDivergence', tau=0)
 
 
-@pytest.mark.parametrize('reduction', ['batchmean', 'sum'])
+@pytest.mark.parametrize('reduction', ['batchmean', 'sum', 'mean', 'none'])
 def test_dkd(reduction):
     tau, alpha, beta = 2.0, 0.5, 3.0
     s, te = RNG.normal(size=(4, 6)), RNG.normal(size=(4, 6))
@@ -101,6 +101,8 @@ def test_dkd(reduction):
         tckd += kl([pt[g], 1 - pt[g]], [ps[g], 1 - ps[g]])
         keep = [c for c in range(6) if c != g]
         nckd += kl(softmax(te[i, keep] / tau), softmax(s[i, keep] / tau))
+    # MMRazor's F.kl_div(..., size_average=False, reduction=r): the sum, divided by N only for
+    # 'batchmean' (torch divides after the legacy argument chose the sum)
     div = 4 if reduction == 'batchmean' else 1
     expected = (alpha * tckd + beta * nckd) * tau ** 2 / div
     got = build('DKDLoss', tau=tau, alpha=alpha, beta=beta, reduction=reduction)(

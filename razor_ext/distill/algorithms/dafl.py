@@ -7,10 +7,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from razor_ext.algorithm.base_algorithm import BaseAlgorithm, _build_module
-from razor_ext.distill.algorithms.single_teacher_distill import (_load_checkpoint,
-                                                                 add_prefix, run_model)
-from razor_ext.distill.configurable_distiller import ConfigurableDistiller
+from razor_ext.distill.algorithms.data_free import DataFreeDistillation
+from razor_ext.distill.algorithms.single_teacher_distill import add_prefix
 from razor_ext.registry import MODELS
 
 
@@ -53,107 +51,52 @@ class DAFLGenerator(nn.Module):
 
 
 @MODELS.register_module()
-class DAFLDataFreeDistillation(BaseAlgorithm):
+class DAFLDataFreeDistillation(DataFreeDistillation):
     """Data-free distillation (DAFL): a generator is trained so the frozen teachers give
     confident, diverse, strongly activated outputs on its images (``generator_distiller``
     losses, e.g. OnehotLikeLoss + InformationEntropyLoss + ActivationLoss); the student is
-    distilled on the generated images (``distiller``, e.g. KLDivergence).
+    distilled on the same images, detached (``distiller``, e.g. KLDivergence).
 
     Paper: Chen et al., "DAFL: Data-Free Learning of Student Networks", ICCV 2019,
     https://arxiv.org/abs/1904.01186.
 
+    As MMRazor's: one generated batch per ``train_step`` serves both losses; both are computed,
+    then the generator and the student are updated (``student_iter`` is not used).
+
     Args:
         architecture: the student.
         teachers: ``{name: module | config | dict(build_cfg=cfg, ckpt_path=None)}`` (MMRazor's
-            form) or a single module. Frozen, not registered (absent from ``parameters()``).
+            form) or a single module. Frozen, not registered (absent from ``parameters()``);
+            recorder sources are ``'<name>.<module>'`` (or, with one teacher, ``'<module>'``).
         generator: a :class:`DAFLGenerator` or config; registered.
-        distiller, generator_distiller: :class:`ConfigurableDistiller` configs (teacher
-            recorders are initialised on every teacher).
-        student_iter: student updates per generator update.
+        distiller, generator_distiller: :class:`ConfigurableDistiller` configs.
 
     ``train_step(data, optimizer)``: ``optimizer`` is a dict ``{'architecture': opt over
     algo.student.parameters(), 'generator': opt over algo.generator.parameters()}``; ``data``
     only gives the batch size (its inputs are not used).
     """
 
-    def __init__(self, architecture: nn.Module | Mapping[str, Any],
-                 teachers: nn.Module | Mapping[str, Any], generator: nn.Module | Mapping[str, Any],
-                 distiller: ConfigurableDistiller | Mapping[str, Any],
-                 generator_distiller: ConfigurableDistiller | Mapping[str, Any],
-                 student_iter: int = 1, **kwargs: Any) -> None:
-        super().__init__(architecture, **kwargs)
-        self.generator = _build_module(generator, 'generator')
-        self.distiller = _build_module(distiller, 'distiller')
-        self.generator_distiller = _build_module(generator_distiller, 'generator_distiller')
-        if isinstance(teachers, nn.Module):
-            teachers = {'teacher': teachers}
-        built: dict[str, nn.Module] = {}
-        for name, cfg in teachers.items():
-            if isinstance(cfg, Mapping) and 'build_cfg' in cfg:
-                model = _build_module(cfg['build_cfg'], f'teacher {name!r}')
-                if cfg.get('ckpt_path'):
-                    _load_checkpoint(model, cfg['ckpt_path'])
-            else:
-                model = _build_module(cfg, f'teacher {name!r}')
-            built[name] = model.requires_grad_(False).eval()
-        # Frozen and kept out of _modules: not in parameters()/state_dict().
-        object.__setattr__(self, '_teachers', built)
-        if not isinstance(student_iter, int) or student_iter < 1:
-            raise ValueError(f'student_iter must be an int >= 1, got {student_iter!r}')
-        self.student_iter = student_iter
-        for d in (self.distiller, self.generator_distiller):
-            d.prepare_from_student(self.student)
-            for teacher in built.values():
-                d.prepare_from_teacher(teacher)
-
-    @property
-    def student(self) -> nn.Module:
-        return self.architecture
-
-    @property
-    def teachers(self) -> dict[str, nn.Module]:
-        return self.__dict__['_teachers']
-
-    def _apply(self, fn: Any, *args: Any, **kwargs: Any) -> DAFLDataFreeDistillation:
-        super()._apply(fn, *args, **kwargs)
-        for teacher in self.teachers.values():
-            teacher._apply(fn, *args, **kwargs)
-        return self
-
-    def _run_teachers(self, images: Tensor) -> None:
-        for teacher in self.teachers.values():
-            teacher.eval()
-            run_model(teacher, images, None, 'tensor')
-
     def train_step(self, data: Any, optimizer: Mapping[str, torch.optim.Optimizer]
                    ) -> dict[str, float]:
-        if not isinstance(optimizer, Mapping) or not {'architecture', 'generator'} <= set(optimizer):
-            raise TypeError("optimizer must be a dict with 'architecture' and 'generator' "
-                            "optimizers")
-        batch = self._preprocess(data, training=True)['inputs']
-        batch_size = len(batch)
-        log_vars: dict[str, float] = {}
-        # Generator step: gradients flow through the frozen teachers into the generator.
-        optimizer['generator'].zero_grad()
-        fake = self.generator(batch_size=batch_size)
-        with self.generator_distiller.teacher_recorders:
-            self._run_teachers(fake)
+        self._check_optimizer(optimizer)
+        fake = self._generate(self._batch_size(data))
+        for opt in optimizer.values():
+            opt.zero_grad()
         if self.generator_distiller.student_recorders.recorders:
             with self.generator_distiller.student_recorders:
                 self._forward(fake)
+        with self.generator_distiller.teacher_recorders:
+            self._run_teachers(fake)
         gen_loss, gen_log = self.parse_losses(self.generator_distiller.compute_distill_losses())
+        with self.distiller.student_recorders:
+            self._forward(fake.detach())
+        with self.distiller.teacher_recorders, torch.no_grad():
+            self._run_teachers(fake.detach())
+        loss, log = self.parse_losses(self.distiller.compute_distill_losses())
         gen_loss.backward()
         optimizer['generator'].step()
-        log_vars.update(add_prefix(gen_log, 'generator'))
-        fake = fake.detach()
-        for _ in range(self.student_iter):
-            optimizer['architecture'].zero_grad()
-            with self.distiller.teacher_recorders, torch.no_grad():
-                self._run_teachers(fake)
-            with self.distiller.student_recorders:
-                self._forward(fake)
-            loss, log = self.parse_losses(self.distiller.compute_distill_losses())
-            loss.backward()
-            optimizer['architecture'].step()
-        log_vars.update(add_prefix(log, 'distill'))
-        return log_vars
+        # The generator loss must not train the student (only the distill loss does).
+        self.student.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer['architecture'].step()
+        return {**add_prefix(gen_log, 'generator'), **add_prefix(log, 'distill')}

@@ -62,6 +62,14 @@ class SelfDistill(BaseAlgorithm):
     def student(self) -> nn.Module:
         return self.architecture
 
+    def _run_for_records(self, inputs: Any, data_samples: Any) -> None:
+        # As MMRazor: a mode-aware model runs in 'loss' mode even when its loss is not used, so
+        # recorders on loss modules (BYOT records the labels at ``head.loss_module``) fill.
+        if self._arch_takes_mode():
+            self._call_arch(inputs, data_samples, 'loss')
+        else:
+            self._forward(inputs, data_samples)
+
     def loss(self, inputs: Any, data_samples: Any = None) -> LossDict:
         losses: dict[str, Any] = {}
         self.distiller.set_deliveries_override(False)
@@ -70,9 +78,9 @@ class SelfDistill(BaseAlgorithm):
             if self.calculate_student_loss:
                 losses.update(add_prefix(super().loss(inputs, data_samples), 'student'))
             elif self.student_trainable:
-                self._forward(inputs, data_samples)
+                self._run_for_records(inputs, data_samples)
             else:
                 with torch.no_grad():
-                    self._forward(inputs, data_samples)
+                    self._run_for_records(inputs, data_samples)
         losses.update(add_prefix(self.distiller.compute_distill_losses(), 'distill'))
         return losses

@@ -106,9 +106,12 @@ class CRDLoss(nn.Module):
     def _indices(data_samples: Tensor | Sequence[Any]) -> tuple[Tensor, Tensor | None]:
         if isinstance(data_samples, Tensor):
             return data_samples.long().reshape(-1), None
-        idx = [_field(s, 'sample_idx') for s in data_samples]
+        # PackClsInputs keeps sample_idx as an int (mmcls's metainfo), PackCRDClsInputs a tensor.
+        idx = [torch.as_tensor(i) if isinstance(i, int) and not isinstance(i, bool) else i
+               for i in (_field(s, 'sample_idx') for s in data_samples)]
         if any(not isinstance(i, Tensor) for i in idx):
-            raise TypeError('every data sample must hold a `sample_idx` tensor for CRDLoss')
+            raise TypeError('every data sample must hold a `sample_idx` (int or tensor) for '
+                            'CRDLoss (CRDDataset + PackCRDClsInputs give it)')
         contrast = [_field(s, 'contrast_sample_idxs') for s in data_samples]
         contrast_t = torch.stack(contrast) if all(isinstance(c, Tensor) for c in contrast) else None
         return torch.stack(idx).long().reshape(-1), contrast_t

@@ -26,8 +26,11 @@ class DKDLoss(nn.Module):
 
     Args:
         tau, alpha, beta: temperature and the two term weights.
-        reduction: ``'batchmean'`` | ``'sum'`` | ``'mean'`` | ``'none'`` (per sample). MMRazor
-            ignores it (always ``'sum'``); we apply it (see docs/distillation.md).
+        reduction: as MMRazor's, which passes ``size_average=False`` to ``F.kl_div``: that
+            legacy argument makes torch sum, then ``'batchmean'`` still divides by the batch
+            size; so ``'batchmean'`` (the default) is the sum over the batch divided by ``N``
+            and ``'sum'`` / ``'mean'`` / ``'none'`` are all the sum (its DKD config says
+            ``'mean'`` with weights tuned for the sum).
         loss_weight: multiplier.
 
     Shapes: ``preds_S``, ``preds_T``: ``(N, C)``; ``gt_labels``: ``(N,)`` class indices.
@@ -64,8 +67,13 @@ class DKDLoss(nn.Module):
             target = (prob * gt_mask).sum(1, keepdim=True)
             return torch.cat([target, (prob * ~gt_mask).sum(1, keepdim=True)], 1).log()
         return kd_kl_div(binary_log_probs(preds_S), binary_log_probs(preds_T), 1.0,
-                         self.reduction) * self.tau ** 2
+                         self._mmrazor_reduction) * self.tau ** 2
 
     def _nckd(self, preds_S: Tensor, preds_T: Tensor, gt_mask: Tensor) -> Tensor:
         offset = gt_mask.to(preds_S.dtype) * (_MASK_OFFSET * self.tau)
-        return kd_kl_div(preds_S - offset, preds_T - offset, self.tau, self.reduction)
+        return kd_kl_div(preds_S - offset, preds_T - offset, self.tau, self._mmrazor_reduction)
+
+    @property
+    def _mmrazor_reduction(self) -> str:
+        # F.kl_div(..., size_average=False, reduction=r): 'sum', then / N for 'batchmean'.
+        return 'batchmean' if self.reduction == 'batchmean' else 'sum'

@@ -17,8 +17,11 @@ class BaseRecorder:
         source: what to record (a module name, a dotted function/method path, a parameter name).
     """
 
+    # Module recorders take '' for the model itself (MMRazor's CRD records the model's inputs).
+    _empty_source_ok = False
+
     def __init__(self, source: str) -> None:
-        if not isinstance(source, str) or not source:
+        if not isinstance(source, str) or not (source or self._empty_source_ok):
             raise ValueError(f'source must be a non-empty str, got {source!r}')
         self._source = source
         self._data_buffer: list[Any] = []

@@ -23,6 +23,8 @@ class ModuleOutputsRecorder(BaseRecorder):
         torch.Size([1, 3])
     """
 
+    _empty_source_ok = True
+
     def prepare_from_model(self, model: nn.Module | None = None) -> None:
         if model is None:
             raise ValueError('model must be given to initialize a module recorder')
@@ -31,16 +33,20 @@ class ModuleOutputsRecorder(BaseRecorder):
         except AttributeError:
             raise ValueError(f'source {self.source!r} is not a submodule of '
                              f'{type(model).__name__}') from None
-        self._handle = module.register_forward_hook(self._hook)
+        self._handle = module.register_forward_hook(self._hook, with_kwargs=True)
 
-    def _hook(self, module: nn.Module, inputs: tuple[Any, ...], outputs: Any) -> None:
+    def _hook(self, module: nn.Module, inputs: tuple[Any, ...], kwargs: dict[str, Any],
+              outputs: Any) -> None:
         if self._recording:
             self.data_buffer.append(outputs)
 
 
 @MODELS.register_module()
 class ModuleInputsRecorder(ModuleOutputsRecorder):
-    """Records the positional inputs (a tuple) of submodule ``source``, one per call.
+    """Records the inputs (a tuple) of submodule ``source`` (``''``: the model itself), one per
+    call: the positional arguments, then the keyword ones in call order (so ``data_idx=1`` is
+    ``data_samples`` whether the model was called ``m(x, samples)`` or ``m(x,
+    data_samples=samples)``).
 
     Example:
         >>> import torch
@@ -52,6 +58,7 @@ class ModuleInputsRecorder(ModuleOutputsRecorder):
         torch.Size([1, 3])
     """
 
-    def _hook(self, module: nn.Module, inputs: tuple[Any, ...], outputs: Any) -> None:
+    def _hook(self, module: nn.Module, inputs: tuple[Any, ...], kwargs: dict[str, Any],
+              outputs: Any) -> None:
         if self._recording:
-            self.data_buffer.append(inputs)
+            self.data_buffer.append(tuple(inputs) + tuple(kwargs.values()))

@@ -23,12 +23,16 @@ class LoggerHook(Hook):
     Args:
         interval: log every this many iterations.
         console: print to stdout too.
+        log_metric_by_epoch: MMEngine's switch for the step shown with validation metrics,
+            accepted for its configs (MMRazor's DFAD / ZSKT set it); records carry both the epoch
+            and the iteration here.
     """
 
     priority = 10
     rank_zero_only = True  # it writes files or prints: rank 0 alone, in a torchrun job
 
-    def __init__(self, interval: int = 10, console: bool = True) -> None:
+    def __init__(self, interval: int = 10, console: bool = True,
+                 log_metric_by_epoch: bool = True) -> None:
         self.interval, self.console = interval, console
         self._start = time.perf_counter()
         self._sums: dict[str, float] = {}

@@ -59,9 +59,8 @@ class ItePruneAlgorithm(BaseAlgorithm):
         self.mutator.prepare_from_supernet(self.architecture, example_inputs)
         names = [u.name for u in self.mutator.units]
         if isinstance(target_pruning_ratio, Mapping):
-            unknown = [n for n in target_pruning_ratio if n not in names]
-            if unknown:
-                raise KeyError(f'unknown units in target_pruning_ratio: {unknown}; units: {names}')
+            target_pruning_ratio = self.mutator.resolve_names(
+                target_pruning_ratio, 'units in target_pruning_ratio')
             self.target = {n: float(target_pruning_ratio.get(n, 1.0)) for n in names}
         else:
             self.target = {n: float(target_pruning_ratio) for n in names}

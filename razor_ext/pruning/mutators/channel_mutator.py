@@ -77,6 +77,26 @@ class MutableChannelUnit:
                 'choice': self.current_choice}
 
 
+def sequential_scores(mutator: ChannelMutator) -> np.ndarray:
+    """Per-atom scores that make ``set_choices`` keep each unit's **first** channels (MMRazor's
+    ``SequentialMutableChannelUnit``, used by its deploy sub-models, DMCP and DCFF)."""
+    scores = np.zeros(mutator.analysis.resolved.final.size)
+    for unit in mutator.units:
+        scores[unit.unit.atoms] = -np.arange(unit.unit.num_atoms, dtype=float)
+    return scores
+
+
+def unit_aliases(units: list[MutableChannelUnit]) -> dict[str, MutableChannelUnit]:
+    """MMRazor-style names ``"<module>_(start, end)_<n>"`` of every output layer of each unit
+    (names claimed by two units are dropped: they would be ambiguous)."""
+    seen: dict[str, MutableChannelUnit | None] = {}
+    for unit in units:
+        for module, start, end in unit.unit.output_related:
+            alias = f'{module}_({start}, {end})_{end - start}'
+            seen[alias] = unit if seen.get(alias, unit) is unit else None
+    return {k: u for k, u in seen.items() if u is not None}
+
+
 @MODELS.register_module()
 class ChannelMutator:
     """Manage the channel units of a model: mask-driven choices, MMRazor-format configs, and
@@ -108,6 +128,7 @@ class ChannelMutator:
         self.importance = importance
         self.units: list[MutableChannelUnit] = []
         self._name2unit: dict[str, MutableChannelUnit] = {}
+        self._alias2unit: dict[str, MutableChannelUnit] = {}
         self.analysis: Analysis | None = None
         self.model: nn.Module | None = None
         self._masks: dict[tuple[str, int], tuple[Tensor, np.ndarray]] = {}
@@ -137,6 +158,7 @@ class ChannelMutator:
                                                           'candidate_choices', 'choice_mode')}
             self.units.append(MutableChannelUnit(u, **args))
         self._name2unit = {u.name: u for u in self.units}
+        self._alias2unit = unit_aliases(self.units)
         self._install_masks()
         choices = {n: c['choice'] for n, c in unit_cfgs.items() if 'choice' in c}
         if choices:
@@ -185,9 +207,7 @@ class ChannelMutator:
     def set_choices(self, choices: Mapping[str, Any], scores: np.ndarray | None = None) -> None:
         """Set kept ratios (floats) or kept channel counts (ints) per unit name; the channels
         kept are the most important ones (``scores`` per atom, default the L1 criterion)."""
-        unknown = [n for n in choices if n not in self._name2unit]
-        if unknown:
-            raise KeyError(f'unknown units {unknown}; units: {list(self._name2unit)}')
+        choices = self.resolve_names(choices)
         scores = self._scores() if scores is None else scores
         for name, choice in choices.items():
             unit = self._name2unit[name]
@@ -197,6 +217,27 @@ class ChannelMutator:
             unit.kept[order[:keep]] = True
             unit.current_choice = choice
         self._update_masks()
+
+    def resolve_names(self, choices: Mapping[str, Any], what: str = 'units') -> dict[str, Any]:
+        """``choices`` keyed by razor_ext's unit names; a key may also be MMRazor's name of the
+        unit, ``"<output layer>_(start, end)_<n>"`` after any layer producing its channels
+        (MMRazor names a residual unit after the layer its tracer meets first, e.g. ``conv2``
+        of a downsampling block, where razor_ext may name it after ``downsample.0``).
+
+        Raises:
+            KeyError: naming the unknown keys and listing the valid unit names.
+        """
+        out: dict[str, Any] = {}
+        unknown = []
+        for key, choice in choices.items():
+            unit = self._name2unit.get(key) or self._alias2unit.get(key)
+            if unit is None:
+                unknown.append(key)
+            else:
+                out[unit.name] = choice
+        if unknown:
+            raise KeyError(f'unknown {what} {unknown}; units: {list(self._name2unit)}')
+        return out
 
     def _update_masks(self) -> None:
         removed = self.removed_atoms()
