@@ -101,7 +101,8 @@ def cpu_line() -> str:
 def run(models: list[str], threads: int, repeats: int, size: int, batches: tuple[int, ...],
         runtimes: list[str]) -> str:
     lines = [f'CPU: {cpu_line()}; {threads} threads; OpenVINO float layers in {_ov_precision()}; input {size}x{size}; median of {repeats} calls '
-             f'after warm-up, variants timed round-robin; onnxruntime {_version("onnxruntime")}, '
+             f'after warm-up, variants timed round-robin; seed 0 (weights, BatchNorm statistics, calibration '
+             f'and test inputs); onnxruntime {_version("onnxruntime")}, '
              f'OpenVINO {_version("openvino")}.', '']
     head = ['model', 'variant', 'ONNX MB']
     head += [f'{rt} b{b} ms' for b in batches for rt in runtimes] + ['cosine to float']

@@ -116,6 +116,13 @@ def markdown_table(result: dict[str, Any]) -> str:
     return '\n'.join(lines + ['| ' + ' | '.join(r) + ' |' for r in rows])
 
 
+def _host() -> str:
+    from razor_ext.estimators import cpu_signature
+
+    host = cpu_signature()
+    return f"{host['cpu']} ({', '.join(host['flags'])}), torch {torch.__version__}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--out', type=Path, default=None, help='write the markdown table here')
@@ -126,8 +133,9 @@ def main() -> None:
     parser.add_argument('--train-size', type=int, default=1000,
                         help='training images for the student (the teacher sees all 4,000)')
     parser.add_argument('--tau', type=float, default=4.0)
+    parser.add_argument('--threads', type=int, default=2, help='torch threads (default 2)')
     args = parser.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     start = time.perf_counter()
     if args.quick:
         result = run(seeds=(0,), teacher_epochs=1, student_epochs=1, train_size=256,
@@ -139,7 +147,7 @@ def main() -> None:
     seconds = time.perf_counter() - start
     caption = (f'MNIST-5k test accuracy (%, 500 images); student trained on {result["train_size"]} '
                f'images for {result["student_epochs"]} epochs; {seconds:.0f} s on '
-               f'{torch.get_num_threads()} threads.')
+               f'{torch.get_num_threads()} threads; seeds {result["seeds"]}; host {_host()}.')
     print('\n' + caption + '\n\n' + table)
     if args.out:
         atomic_write_text(args.out, caption + '\n\n' + table + '\n')

@@ -7,7 +7,7 @@ Nothing is downloaded: the text is read from the running interpreter's standard 
 The model (written here: RMSNorm, rotary attention, SwiGLU MLP, ``model.layers`` as the block
 list GPTQ / SparseGPT walk) trains in a few minutes on two CPU threads.
 
-Run:  PYTHONPATH=. python examples/llm_compress_stdlib.py [--steps 600] [--out results.md]
+Run:  PYTHONPATH=. python examples/llm_compress_stdlib.py [--steps 600] [--out results.md] [--seed N | --seeds 0 1 2]
       PYTHONPATH=. python examples/llm_compress_stdlib.py --quick   (a smoke run, seconds)
 """
 from __future__ import annotations
@@ -105,8 +105,9 @@ def windows(data: torch.Tensor, count: int, length: int, gen: torch.Generator) -
     return torch.stack([data[s:s + length + 1] for s in starts.tolist()])
 
 
-def train(model: nn.Module, data: torch.Tensor, steps: int, length: int, batch: int) -> None:
-    gen = torch.Generator().manual_seed(0)
+def train(model: nn.Module, data: torch.Tensor, steps: int, length: int, batch: int,
+          seed: int = 0) -> None:
+    gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=0.01)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, 2e-3, total_steps=steps,
                                                 pct_start=max(0.05, 3 / steps))
@@ -137,16 +138,19 @@ def perplexity(model: nn.Module, data: torch.Tensor, length: int) -> float:
 
 
 def run(steps: int, max_bytes: int, length: int = 128, calib: int = 64, dim: int = 192,
-        layers: int = 4) -> list[tuple[str, float, float]]:
-    """Train, compress six ways, return ``[(arm, perplexity, seconds to compress)]``."""
-    torch.manual_seed(0)
+        layers: int = 4, seed: int = 0) -> list[tuple[str, float, float]]:
+    """Train, compress six ways, return ``[(arm, perplexity, seconds to compress)]``.
+
+    ``seed`` sets the initialisation, the training windows and (``seed + 1``) the calibration
+    windows; the text split is fixed."""
+    torch.manual_seed(seed)
     train_data, held = stdlib_bytes(max_bytes)
     print(f"text: {len(train_data)} train / {len(held)} held-out bytes of stdlib source")
     model = TinyLlama(dim=dim, layers=layers, hidden=3 * dim)
     t0 = time.perf_counter()
-    train(model, train_data, steps, length, batch=16)
+    train(model, train_data, steps, length, batch=16, seed=seed)
     print(f"trained in {time.perf_counter() - t0:.0f} s")
-    calib_batches = [w[None, :-1] for w in windows(train_data, calib, length, torch.Generator().manual_seed(1))]
+    calib_batches = [w[None, :-1] for w in windows(train_data, calib, length, torch.Generator().manual_seed(seed + 1))]
     arms = [("float", lambda m: m),
             ("RTN int4 g128", lambda m: gptq(m, None, bits=4, group_size=128, method="rtn")),
             ("GPTQ int4 g128", lambda m: gptq(m, calib_batches, bits=4, group_size=128)),
@@ -171,6 +175,24 @@ def table(rows: list[tuple[str, float, float]]) -> str:
     return "\n".join(lines)
 
 
+def seeds_table(per_seed: list[list[tuple[str, float, float]]], seeds: list[int]) -> str:
+    """Several seeds: per arm, held-out perplexity and its change against float as mean ± std."""
+    import statistics
+
+    def mean_std(values: list[float], fmt: str) -> str:
+        std = statistics.stdev(values) if len(values) > 1 else 0.0
+        return f"{format(statistics.mean(values), fmt)} ± {format(std, fmt.lstrip('+'))}"
+
+    lines = [f"| arm | held-out perplexity, mean ± std (seeds {', '.join(map(str, seeds))}) | "
+             "vs float %, mean ± std | per seed |", "|---|---|---|---|"]
+    for i, (name, _, _) in enumerate(per_seed[0]):
+        ppl = [rows[i][1] for rows in per_seed]
+        rel = [100 * (rows[i][1] / rows[0][1] - 1) for rows in per_seed]
+        lines.append(f"| {name} | {mean_std(ppl, '.3f')} | {mean_std(rel, '+.2f')} | "
+                     f"{' / '.join(f'{v:.3f}' for v in ppl)} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=600)
@@ -180,19 +202,35 @@ def main() -> None:
     parser.add_argument("--calib", type=int, default=64, help="calibration windows of 128 bytes")
     parser.add_argument("--quick", action="store_true", help="a smoke run: tiny model, few steps")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, nargs="+", default=None,
+                        help="several seeds: one table each, then mean ± std per arm")
     args = parser.parse_args()
-    if args.quick:
-        rows = run(steps=20, max_bytes=200_000, length=64, calib=4, dim=128, layers=2)
-    else:
-        rows = run(steps=args.steps, max_bytes=args.bytes, calib=args.calib, dim=args.dim,
-                   layers=args.layers)
+    seeds = args.seeds or [args.seed]
+    per_seed = []
+    for seed in seeds:
+        if args.quick:
+            per_seed.append(run(steps=20, max_bytes=200_000, length=64, calib=4, dim=128, layers=2,
+                                seed=seed))
+        else:
+            per_seed.append(run(steps=args.steps, max_bytes=args.bytes, calib=args.calib,
+                                dim=args.dim, layers=args.layers, seed=seed))
+    rows = per_seed[0]
+    from razor_ext.estimators import cpu_signature
+
+    host = cpu_signature()
     text = (f"Tiny Llama ({args.dim if not args.quick else 128} wide, "
             f"{args.layers if not args.quick else 2} blocks, {args.steps if not args.quick else 20} steps) "
             f"on Python {sysconfig.get_python_version()} stdlib source, "
-            f"{torch.get_num_threads()} threads\n\n{table(rows)}\n")
+            f"{torch.get_num_threads()} threads, seed {seeds[0]}, host {host['cpu']} "
+            f"({', '.join(host['flags'])})\n\n{table(rows)}\n")
+    if len(seeds) > 1:
+        text += f"\n{seeds_table(per_seed, seeds)}\n"
     print(text)
     if args.out:
-        args.out.write_text(text)
+        from razor_ext.fileio import atomic_write_text
+
+        atomic_write_text(args.out, text)
 
 
 if __name__ == "__main__":

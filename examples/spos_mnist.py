@@ -15,6 +15,7 @@ budget, retraining, and a verified ONNX export of the subnet found.
 Prints a markdown table: test accuracy, MFLOPs, parameters, ONNX size, onnxruntime latency.
 
 Run:  PYTHONPATH=. python examples/spos_mnist.py [--out table.md] [--work-dir spos_mnist] [--quick]
+      [--seed N | --seeds 0 1 2]
 The tests import :func:`run` (tests/examples/test_examples.py).
 """
 from __future__ import annotations
@@ -125,6 +126,28 @@ def markdown_table(result: dict[str, Any]) -> str:
     return '\n'.join(lines)
 
 
+def summary_table(results: list[dict[str, Any]], seeds: list[int]) -> str:
+    """Several seeds: per subnet, top-1 (test) and MFLOPs as mean ± std over the seeds, and the
+    found subnet's layers per seed (each seed trains its own supernet and searches it)."""
+    import statistics
+
+    def mean_std(values: list[float], digits: int) -> str:
+        std = statistics.stdev(values) if len(values) > 1 else 0.0
+        return f'{statistics.mean(values):.{digits}f} ± {std:.{digits}f}'
+
+    lines = ['| subnet | layers per seed | top-1 % (test), mean ± std | MFLOPs, mean ± std | '
+             'per seed top-1 % |', '|---|---|---|---|---|']
+    for name in ('found', 'largest', 'smallest'):
+        rows = [next(r for r in res['rows'] if r.name == name) for res in results]
+        layers = ' '.join(f"`{''.join(_SHORT.get(str(c), '?') for c in res['choices'][name].values())}`"
+                          for res in results)
+        lines.append(f'| {name} | {layers} | {mean_std([r.accuracy for r in rows], 2)} | '
+                     f'{mean_std([r.flops / 1e6 for r in rows], 2)} | '
+                     f"{' / '.join(f'{r.accuracy:.1f}' for r in rows)} |")
+    ort = ' / '.join(f"{res['ort_accuracy']:.1f}" for res in results)
+    return '\n'.join(lines) + f'\n\nSeeds {seeds}; found subnet in onnxruntime per seed: {ort} %.'
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--out', type=Path, default=None, help='write the markdown table here')
@@ -132,23 +155,43 @@ def main() -> None:
                         help='subnet YAMLs, ONNX files and the search checkpoint go here')
     parser.add_argument('--quick', action='store_true', help='tiny supernet and search (smoke run)')
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--seeds', type=int, nargs='+', default=None,
+                        help='several seeds: one run each (work dir <work-dir>/seed<N>) and a '
+                             'mean ± std table')
+    parser.add_argument('--threads', type=int, default=2, help='torch threads (default 2)')
     args = parser.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
+    from razor_ext.estimators import cpu_signature
+
+    host = cpu_signature()
+    host_line = (f"Host: {host['cpu']} ({', '.join(host['flags'])}), {host['threads']} threads, "
+                 f'torch {torch.__version__}.')
     start = time.perf_counter()
-    result = run(args.work_dir, seed=args.seed, **(QUICK if args.quick else FULL))
+    seeds = args.seeds or [args.seed]
+    results = []
+    for seed in seeds:
+        work = args.work_dir / f'seed{seed}' if len(seeds) > 1 else args.work_dir
+        results.append(run(work, seed=seed, **(QUICK if args.quick else FULL)))
+        if args.out and len(seeds) > 1:  # each seed's table as soon as it is there (long runs)
+            atomic_write_text(args.out.with_suffix(f'.seed{seed}.md'), markdown_table(results[-1]) + '\n')
     seconds = time.perf_counter() - start
+    result = results[0]
     s, search = result['settings'], result['search']
     caption = (f'MNIST-5k, SearchableMnistNet(width={s["width"]}, depth={s["depth"]}): supernet '
                f'{s["supernet_epochs"]} epochs (SPOS); evolution search {search.epochs} epochs x '
                f'{s["population"]}, {len(search.candidates)} candidates evaluated in '
-               f'{result["search_seconds"]:.0f} s, FLOPs budget {result["budget_mflops"]:.2f} MFLOPs '
-               f'(half the largest); each subnet retrained {s["retrain_epochs"]} epochs from the '
-               f'supernet weights. Found subnet in onnxruntime: {result["ort_accuracy"]:.1f}% test. '
-               f'{seconds:.0f} s in all on {torch.get_num_threads()} threads.')
+               f'{result["search_seconds"]:.0f} s (seed {seeds[0]}), FLOPs budget '
+               f'{result["budget_mflops"]:.2f} MFLOPs (half the largest); each subnet retrained '
+               f'{s["retrain_epochs"]} epochs from the supernet weights. Found subnet in onnxruntime: '
+               f'{result["ort_accuracy"]:.1f}% test (seed {seeds[0]}). {seconds:.0f} s in all. '
+               + host_line)
     table = markdown_table(result)
-    print('\n' + caption + '\n\n' + table)
+    text = caption + '\n\n' + (f'Seed {seeds[0]}:\n\n' if len(seeds) > 1 else '') + table
+    if len(seeds) > 1:
+        text += '\n\n' + summary_table(results, seeds)
+    print('\n' + text)
     if args.out:
-        atomic_write_text(args.out, caption + '\n\n' + table + '\n')
+        atomic_write_text(args.out, text + '\n')
 
 
 if __name__ == '__main__':
