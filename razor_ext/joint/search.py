@@ -112,6 +112,7 @@ def search_compression(
     seed: int = 0,
     table: LatencyTable | None = None,
     timing_repeats: int = 50,
+    timing_stat: str = 'min',
     final_eval_fn: Callable[[nn.Module], float] | None = None,
 ) -> CompressionResult:
     """Joint search of operators, channel widths and per-unit bit widths under a latency budget.
@@ -142,6 +143,8 @@ def search_compression(
         final_candidates: how many top candidates are deployed and measured.
         table: a latency table to use instead of building one.
         timing_repeats: timed runs per table entry and per final measurement.
+        timing_stat: ``'min'`` (the uncontended time, robust on a shared host) or ``'median'``
+            of those runs, for the table and the finals alike.
         final_eval_fn: accuracy of the deployed finals (e.g. on a held-out test split; default
             ``eval_fn``).
 
@@ -175,7 +178,8 @@ def search_compression(
 
     if table is None:
         cache = work / f'latency_{runtime}.json' if work is not None else None
-        table = build_latency_table(space, calib, runtime, cache, repeats=timing_repeats)
+        table = build_latency_table(space, calib, runtime, cache, repeats=timing_repeats,
+                                    stat=timing_stat)
     tag = 'joint' if uniform_bits is None else f'w{uniform_bits[0]}a{uniform_bits[1]}'
     # the budget is part of the name: a search under another budget is another search
     ckpt = work / f'search_{tag}_{latency_budget_ms:.4g}ms.pkl' if work is not None else None
@@ -202,7 +206,7 @@ def search_compression(
         deployed = deployable_subnet(space, calib)
         finals.append(FinalCandidate(dict(cand.choices), float(cand.resources['latency']),
                                      measure_subnet(deployed, example_inputs, runtime,
-                                                    repeats=timing_repeats),
+                                                    repeats=timing_repeats, stat=timing_stat),
                                      cand.score, float((final_eval_fn or eval_fn)(deployed))))
     within = [f for f in finals if f.measured_ms <= latency_budget_ms]
     best = (max(within, key=lambda f: f.accuracy) if within
