@@ -80,8 +80,8 @@ def _demo(args: argparse.Namespace) -> int:
 
         report = run_joint_demo(args.work_dir or 'razor_demo_joint', runtime=args.runtime,
                                 epochs=1 if args.quick else 6, seed=args.seed or 0,
-                                num_candidates=8 if args.quick else 10,
-                                max_epochs=2 if args.quick else 4)
+                                num_candidates=8 if args.quick else 16,
+                                max_epochs=2 if args.quick else 6)
         print(json.dumps(report, indent=1, default=str))
         return 0
     results = run_demo(args.work_dir or 'razor_demo', quick=args.quick, seed=args.seed or 0,

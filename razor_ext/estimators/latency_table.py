@@ -109,13 +109,15 @@ class LatencyTable:
 
     def fill(self, model: nn.Module, measure_unit: Callable[[str], float],
              overhead_ms: float | None = None,
-             progress: Callable[[int, int], None] | None = None) -> int:
+             progress: Callable[[int, int], None] | None = None,
+             allowed: Callable[[dict[str, Any]], bool] | None = None) -> int:
         """Measure every choice combination of every unit not in the table yet.
 
         For each unit, the choices of its relevant groups are enumerated (others stay as they
         are) and set on ``model``'s mutables, then ``measure_unit(unit)`` gives the unit's
         milliseconds with the per-call overhead already taken off. The model's choices are
-        restored afterwards.
+        restored afterwards. ``allowed(choice)`` (``{group: value}`` of the unit) skips
+        combinations a search never takes.
 
         Returns:
             the number of entries measured.
@@ -130,6 +132,8 @@ class LatencyTable:
             names = sorted(groups)
             for combo in itertools.product(*(groups[g][0].choices for g in names)):
                 choice = dict(zip(names, combo))
+                if allowed is not None and not allowed(choice):
+                    continue
                 if self.key(unit, choice) not in self.entries:
                     todo.append((unit, choice))
         try:

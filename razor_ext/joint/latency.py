@@ -54,7 +54,9 @@ def build_latency_table(space: JointSearchSpace, calib: Sequence[Tensor], runtim
     was_training = space.supernet.training
     space.supernet.eval()
     try:
-        table.fill(space.supernet, timer, overhead_ms=timer.model_overhead(), progress=progress)
+        # only the bit pairs the space can take (all, unless it keeps to a runtime's pairs)
+        table.fill(space.supernet, timer, overhead_ms=timer.model_overhead(), progress=progress,
+                   allowed=space.allows)
     finally:
         space.supernet.train(was_training)
     if cache is not None:

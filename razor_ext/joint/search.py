@@ -15,6 +15,7 @@ from torch import Tensor, nn
 from razor_ext.estimators.latency_table import LatencyTable
 from razor_ext.fileio import atomic_path
 from razor_ext.joint.algorithm import JointCompression
+from razor_ext.joint.bit_pairs import bit_pairs_for
 from razor_ext.joint.deploy import deployable_subnet, export_deployable, measure_subnet
 from razor_ext.joint.latency import build_latency_table
 from razor_ext.joint.pareto import pareto_front, plot_fronts
@@ -103,6 +104,7 @@ def search_compression(
     act_bits: Sequence[int] = (8, 16),
     fixed: Mapping[str, Any] | None = None,
     uniform_bits: tuple[int, int] | None = None,
+    bit_pairs: Sequence[tuple[int, int]] | None | str = 'runtime',
     work_dir: str | os.PathLike[str] | None = None,
     resume: bool = True,
     num_candidates: int = 20,
@@ -138,6 +140,9 @@ def search_compression(
         weight_bits, act_bits: bit choices when ``model`` is a plain supernet.
         fixed: search groups held fixed; ``uniform_bits=(w, a)`` holds every bit group at
             ``w`` / ``a`` bits (the "search, then uniform int8" baseline is ``(8, 8)``).
+        bit_pairs: the (weight, activation) pairs a unit may take; ``'runtime'`` (default):
+            what ``runtime`` accelerates (:data:`~razor_ext.joint.bit_pairs.RUNTIME_BIT_PAIRS`:
+            int8 or float per unit in OpenVINO, any pair in onnxruntime); None: any pair.
         work_dir: where the weights, latency table, search checkpoint, subnet, ONNX and plot go.
         num_candidates, top_k, max_epochs, seed: evolution search settings.
         final_candidates: how many top candidates are deployed and measured.
@@ -160,6 +165,7 @@ def search_compression(
         model, tuple(example_inputs.shape), weight_bits, act_bits)
     space, net = algo.space, algo.architecture
     space.fixed = dict(fixed or {})
+    space.bit_pairs = bit_pairs_for(runtime) if bit_pairs == 'runtime' else bit_pairs
     if uniform_bits is not None:
         space.fixed.update(space.uniform_bits(*uniform_bits))
     space.example_inputs = example_inputs
@@ -204,7 +210,7 @@ def search_compression(
     for cand in search.top_k[:final_candidates]:
         space.set_choices(cand.choices)
         deployed = deployable_subnet(space, calib)
-        finals.append(FinalCandidate(dict(cand.choices), float(cand.resources['latency']),
+        finals.append(FinalCandidate(space.normalize(cand.choices), float(cand.resources['latency']),
                                      measure_subnet(deployed, example_inputs, runtime,
                                                     repeats=timing_repeats, stat=timing_stat),
                                      cand.score, float((final_eval_fn or eval_fn)(deployed))))
