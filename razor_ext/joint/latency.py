@@ -47,10 +47,11 @@ def build_latency_table(space: JointSearchSpace, calib: Sequence[Tensor], runtim
     """
     context = default_context(runtime) if context is None else context
     signature = {**cpu_signature(), 'unit_timing': f'{context}/{stat}'}
-    table = (LatencyTable.cached(cache, runtime, space.units, signature) if cache is not None
-             else LatencyTable(runtime, space.units, signature))
     timer = UnitTimer(space, calib, runtime, warmup=warmup, repeats=repeats, context=context,
                       stat=stat)
+    groups = timer.context_groups
+    table = (LatencyTable.cached(cache, runtime, space.units, signature, groups) if cache is not None
+             else LatencyTable(runtime, space.units, signature, context_groups=groups))
     was_training = space.supernet.training
     space.supernet.eval()
     try:

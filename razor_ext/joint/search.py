@@ -72,6 +72,21 @@ def _inputs(batch: Any) -> Tensor:
                     f'got {type(batch).__name__}')
 
 
+def _distinct_best(search: SearchResult, space: Any, n: int) -> list[Any]:
+    """The ``n`` best-scoring candidates that are distinct subnets once their bit pairs are
+    tied (the evolution sees untied variants of one subnet as different candidates)."""
+    seen, out = set(), []
+    pool = list(search.top_k) + sorted(search.candidates, key=lambda c: -c.score)
+    for cand in pool:
+        key = tuple(sorted(space.normalize(cand.choices).items()))
+        if key not in seen:
+            seen.add(key)
+            out.append(cand)
+        if len(out) == n:
+            break
+    return out
+
+
 def calibrate_supernet(algorithm: JointCompression, calib: Sequence[Tensor], seed: int = 0) -> None:
     """Observe ``calib`` under the largest, smallest and random subnets (every bit width's fake
     quant observes on each forward), then stop observing: qparams fixed for the search."""
@@ -207,7 +222,7 @@ def search_compression(
         search = SearchResult(dict(best[0].choices), best[0].score, dict(best[0].resources),
                               list(best), list(best), epoch)
     finals = []
-    for cand in search.top_k[:final_candidates]:
+    for cand in _distinct_best(search, space, final_candidates):
         space.set_choices(cand.choices)
         deployed = deployable_subnet(space, calib)
         finals.append(FinalCandidate(space.normalize(cand.choices), float(cand.resources['latency']),

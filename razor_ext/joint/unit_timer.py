@@ -35,7 +35,7 @@ import copy
 import statistics
 import tempfile
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +48,7 @@ from razor_ext.joint.deploy import (chain_qconfig, export_deployable, measure_su
                                     quantize_static, sub_qconfig)
 from razor_ext.joint.space import JointSearchSpace
 
-__all__ = ['UnitTimer', 'CONTEXTS', 'default_context']
+__all__ = ['UnitTimer', 'CONTEXTS', 'default_context', 'previous_bit_groups']
 
 CONTEXTS = ('alone', 'prefix')
 
@@ -62,6 +62,27 @@ def default_context(runtime: str) -> str:
         ('prefix', 'alone')
     """
     return 'prefix' if runtime == 'openvino' else 'alone'
+
+
+def previous_bit_groups(units: Sequence[str], own: Mapping[str, set[str]]) -> dict[str, list[str]]:
+    """``{unit: bit groups of the nearest unit before it that has some}`` for every unit with
+    search groups of its own (key-less units, measured with the next, get none).
+
+    Example:
+        >>> own = {'stem': {'stem.weight_bits'}, 'pool': set(), 'head': {'head.act_bits'}}
+        >>> previous_bit_groups(['stem', 'pool', 'head'], own)
+        {'head': ['stem.weight_bits']}
+    """
+    out: dict[str, list[str]] = {}
+    last: list[str] = []
+    for unit in units:
+        mine = sorted(g for g in own[unit] if g.endswith(('.weight_bits', '.act_bits'))
+                      and g.startswith(unit + '.'))
+        if own[unit] and last:
+            out[unit] = list(last)
+        if mine:
+            last = mine
+    return out
 
 
 def _identity_onnx(shape: tuple[int, ...], path: Path) -> Path:
@@ -108,7 +129,12 @@ class UnitTimer:
         self.space, self.calib, self.runtime, self.context = space, list(calib), runtime, context
         self.warmup, self.repeats, self.stat = warmup, repeats, stat
         self._overhead: dict[tuple[int, ...], float] = {}
-        self._keys = {u: set(g) for u, g in unit_mutables(space.supernet, space.units).items()}
+        self._own = {u: set(g) for u, g in unit_mutables(space.supernet, space.units).items()}
+        #: ``{unit: [bit groups of the unit before it]}`` in 'prefix' mode: part of the unit's
+        #: table key (a LatencyTable's ``context_groups``), since an int8 <-> float boundary
+        #: between the two costs a (de)quantize that neither unit pays alone
+        self.context_groups = previous_bit_groups(space.units, self._own) if context == 'prefix' else {}
+        self._keys = {u: self._own[u] | set(self.context_groups.get(u, ())) for u in self._own}
 
     def overhead(self, shape: tuple[int, ...]) -> float:
         """The runtime's per-call cost (ms) for an input of ``shape``."""
@@ -151,10 +177,12 @@ class UnitTimer:
     # ------------------------------------------------------------------ in its prefix
     def context_choices(self, unit: str) -> dict[str, Any]:
         """The current choices with everything outside ``unit``'s table key set to the fixed
-        context: smallest choice, bit widths equal to the unit's own."""
+        context: smallest choice, bit widths equal to those of the unit before it (in the key),
+        or to the unit's own for the first."""
         space, key = self.space, self._keys[unit]
         current = space.current_choices
-        own = {suffix: current[g] for g in sorted(key) for suffix in ('.weight_bits', '.act_bits')
+        source = sorted(self.context_groups.get(unit) or self._own[unit])
+        own = {suffix: current[g] for g in source for suffix in ('.weight_bits', '.act_bits')
                if g.endswith(suffix)}
         lowest = space.mutator.sample_choices('min')
         out = {}
@@ -171,14 +199,14 @@ class UnitTimer:
         right before it (measured with it)."""
         units = self.space.units
         start = index
-        while start > 0 and not self._keys[units[start - 1]]:
+        while start > 0 and not self._own[units[start - 1]]:
             start -= 1
         return start
 
     def _in_prefix(self, unit: str) -> float:
         space = self.space
         index = space.units.index(unit)
-        if not self._keys[unit] and index + 1 < len(space.units):
+        if not self._own[unit] and index + 1 < len(space.units):
             return 0.0  # measured with the next unit (see the module docstring)
         start = self._chain_start(index)
         saved = space.current_choices
