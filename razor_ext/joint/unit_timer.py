@@ -48,7 +48,7 @@ from razor_ext.joint.deploy import (chain_qconfig, export_deployable, measure_su
                                     quantize_static, sub_qconfig)
 from razor_ext.joint.space import JointSearchSpace
 
-__all__ = ['UnitTimer', 'CONTEXTS', 'default_context', 'previous_bit_groups']
+__all__ = ['UnitTimer', 'CONTEXTS', 'default_context', 'previous_unit_groups']
 
 CONTEXTS = ('alone', 'prefix')
 
@@ -64,22 +64,27 @@ def default_context(runtime: str) -> str:
     return 'prefix' if runtime == 'openvino' else 'alone'
 
 
-def previous_bit_groups(units: Sequence[str], own: Mapping[str, set[str]]) -> dict[str, list[str]]:
-    """``{unit: bit groups of the nearest unit before it that has some}`` for every unit with
-    search groups of its own (key-less units, measured with the next, get none).
+def previous_unit_groups(units: Sequence[str], own: Mapping[str, set[str]]) -> dict[str, list[str]]:
+    """``{unit: the search groups named under the nearest unit before it that has some}`` (its
+    operator, width, bit widths) for every unit with search groups of its own (key-less units,
+    measured with the next, get none).
+
+    Why: in 'prefix' timing the chain without a unit ends in the unit before it, whose output
+    (a graph output there: reorder, dequantize, copy) costs by its operator, width and bit widths.
+    With those in the key, that cost is the same in the two measurements that share the chain,
+    and cancels in the sum; an int8 <-> float boundary between the two units is measured too.
 
     Example:
-        >>> own = {'stem': {'stem.weight_bits'}, 'pool': set(), 'head': {'head.act_bits'}}
-        >>> previous_bit_groups(['stem', 'pool', 'head'], own)
+        >>> own = {'stem': {'stem.weight_bits'}, 'pool': set(), 'head': {'head.act_bits', 'stem.width'}}
+        >>> previous_unit_groups(['stem', 'pool', 'head'], own)
         {'head': ['stem.weight_bits']}
     """
     out: dict[str, list[str]] = {}
     last: list[str] = []
     for unit in units:
-        mine = sorted(g for g in own[unit] if g.endswith(('.weight_bits', '.act_bits'))
-                      and g.startswith(unit + '.'))
+        mine = sorted(g for g in own[unit] if g.startswith(unit + '.'))
         if own[unit] and last:
-            out[unit] = list(last)
+            out[unit] = [g for g in last if g not in own[unit]]
         if mine:
             last = mine
     return out
@@ -130,10 +135,9 @@ class UnitTimer:
         self.warmup, self.repeats, self.stat = warmup, repeats, stat
         self._overhead: dict[tuple[int, ...], float] = {}
         self._own = {u: set(g) for u, g in unit_mutables(space.supernet, space.units).items()}
-        #: ``{unit: [bit groups of the unit before it]}`` in 'prefix' mode: part of the unit's
-        #: table key (a LatencyTable's ``context_groups``), since an int8 <-> float boundary
-        #: between the two costs a (de)quantize that neither unit pays alone
-        self.context_groups = previous_bit_groups(space.units, self._own) if context == 'prefix' else {}
+        #: ``{unit: [search groups of the unit before it]}`` in 'prefix' mode: part of the
+        #: unit's table key (a LatencyTable's ``context_groups``), see previous_unit_groups
+        self.context_groups = previous_unit_groups(space.units, self._own) if context == 'prefix' else {}
         self._keys = {u: self._own[u] | set(self.context_groups.get(u, ())) for u in self._own}
 
     def overhead(self, shape: tuple[int, ...]) -> float:
@@ -181,7 +185,8 @@ class UnitTimer:
         or to the unit's own for the first."""
         space, key = self.space, self._keys[unit]
         current = space.current_choices
-        source = sorted(self.context_groups.get(unit) or self._own[unit])
+        source = sorted(g for g in (self.context_groups.get(unit) or self._own[unit])
+                        if g.endswith(('.weight_bits', '.act_bits'))) or sorted(self._own[unit])
         own = {suffix: current[g] for g in source for suffix in ('.weight_bits', '.act_bits')
                if g.endswith(suffix)}
         lowest = space.mutator.sample_choices('min')

@@ -65,15 +65,19 @@ def test_cached_table_of_another_timing_mode_is_measured_again(node_count_runtim
 def test_context_holds_the_key_and_fixes_the_rest():
     space, calib = _space(weight_bits=(8, 16), act_bits=(8, 16))
     timer = UnitTimer(space, calib, 'openvino')
-    # the bits of the unit before are part of the key (a float <-> int8 boundary costs)
-    assert timer.context_groups['blocks.1'] == ['blocks.0.act_bits', 'blocks.0.weight_bits']
+    # the unit before is part of the key (its output and a float <-> int8 boundary cost)
+    assert timer.context_groups['blocks.1'] == ['blocks.0.act_bits', 'blocks.0.op',
+                                                'blocks.0.weight_bits']  # its width: own key
     assert 'stem' not in timer.context_groups and 'pool' not in timer.context_groups
-    assert timer.context_groups['head'] == ['blocks.1.act_bits', 'blocks.1.weight_bits']
+    assert set(timer.context_groups['head']) == {'blocks.1.act_bits', 'blocks.1.op',
+                                                 'blocks.1.weight_bits'}
     space.set_choices({**space.max_choices, 'blocks.0.weight_bits': 8, 'blocks.0.act_bits': 16,
                        'blocks.1.weight_bits': 8, 'blocks.1.act_bits': 8})
     ctx = timer.context_choices('blocks.1')
     assert ctx['blocks.0.width'] == 8  # the unit's input width is in its key: kept
-    assert ctx['blocks.0.op'] == space.min_choices['blocks.0.op']  # not in the key: smallest
+    assert ctx['blocks.0.op'] == space.current_choices['blocks.0.op']  # the unit before: kept
+    head = timer.context_choices('head')
+    assert head['blocks.0.op'] == space.min_choices['blocks.0.op']  # not in the key: smallest
     assert (ctx['blocks.0.weight_bits'], ctx['blocks.0.act_bits']) == (8, 16)  # in the key
     assert (ctx['blocks.1.weight_bits'], ctx['blocks.1.act_bits']) == (8, 8)  # its own
     # the chain before the unit before runs at that unit's bit widths
