@@ -126,7 +126,8 @@ def run_joint_demo(out_dir: str | os.PathLike[str], runtime: str = 'onnxruntime'
                                  'predicted_ms': res.best.predicted_ms,
                                  'test_accuracy': res.best.accuracy, 'subnet': res.best.choices},
                         'finals': [dict(measured_ms=f.measured_ms, predicted_ms=f.predicted_ms,
-                                        test_accuracy=f.accuracy) for f in res.finals],
+                                        test_accuracy=f.accuracy, subnet=f.choices)
+                                   for f in res.finals],
                         'onnx': str(res.onnx_path)}
     names = ('search, then int8', 'joint')
     rounds = time_onnx_rounds([report[n]['onnx'] for n in names], tuple(example.shape), runtime,
