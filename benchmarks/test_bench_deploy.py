@@ -3,7 +3,10 @@ batch 1, 2 threads, in onnxruntime and OpenVINO (skipped cleanly when OpenVINO i
 
 Roles, all ONNX files of one model: ``float``; ``int8`` (the default preset, symmetric int8
 per-channel weights); ``int8_u8`` (the old default, uint8 weight codes); ``pruned`` (50% of
-channels, ``razor_ext.prune``). Per runtime the roles run round robin (one call each per round),
+channels, ``razor_ext.prune``); ``ort_qdq`` and ``ort_qdq_u8act``: onnxruntime's own
+``quantize_static`` of the float file (QDQ, s8 per-channel weights; s8 activations, its default,
+or u8), the best int8 a runtime's own tool gives, to tell our quantizer's share of a gap from
+the host's. Per runtime the roles run round robin (one call each per round),
 and the figures are the medians of the per-round ratios ``float / role`` (speed-up, > 1 is
 faster). Run with ``-s`` to see them; the session's CPU flags are printed too (int8 speed
 depends on VNNI / AMX). With ``--benchmark-disable`` it is a smoke test at 64x64, two rounds.
@@ -45,7 +48,30 @@ def _files(folder: Path, size: int) -> dict[str, Path]:
     for role, preset in (('int8', 'int8_per_channel'), ('int8_u8', 'int8_per_channel_u8')):
         q = calibrate(prepare(model, x, qconfig=preset), calib)
         files[role] = export_onnx(q, x, folder / f'{role}.onnx', verify=False)
+    files.update(_ort_quantized(files['float'], calib, folder))
     return files
+
+
+def _ort_quantized(float_path: Path, calib: list[torch.Tensor], folder: Path) -> dict[str, Path]:
+    """onnxruntime's own static QDQ quantization of ``float_path``, s8 per-channel weights."""
+    import onnx
+    from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType,
+                                          quantize_static)
+    name = onnx.load(str(float_path)).graph.input[0].name
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.batches = iter([{name: b[i:i + 1].numpy()} for b in calib for i in range(len(b))])
+
+        def get_next(self):  # noqa: ANN201 - onnxruntime's interface
+            return next(self.batches, None)
+
+    out = {}
+    for role, act in (('ort_qdq', QuantType.QInt8), ('ort_qdq_u8act', QuantType.QUInt8)):
+        out[role] = folder / f'{role}.onnx'
+        quantize_static(str(float_path), str(out[role]), Reader(), quant_format=QuantFormat.QDQ,
+                        per_channel=True, weight_type=QuantType.QInt8, activation_type=act)
+    return out
 
 
 @pytest.mark.parametrize('runtime', RUNTIMES)

@@ -80,11 +80,12 @@ def _demo(args: argparse.Namespace) -> int:
 
         report = run_joint_demo(args.work_dir or 'razor_demo_joint', runtime=args.runtime,
                                 epochs=1 if args.quick else 6, seed=args.seed or 0,
-                                num_candidates=8 if args.quick else 10,
-                                max_epochs=2 if args.quick else 4)
+                                num_candidates=8 if args.quick else 16,
+                                max_epochs=2 if args.quick else 6)
         print(json.dumps(report, indent=1, default=str))
         return 0
-    results = run_demo(args.work_dir or 'razor_demo', quick=args.quick, seed=args.seed or 0)
+    results = run_demo(args.work_dir or 'razor_demo', quick=args.quick, seed=args.seed or 0,
+                       latency_runtime=args.runtime)
     return 1 if any(r.status == 'failed' for r in results) else 0
 
 
@@ -142,7 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument('--joint', action='store_true',
                       help='joint search (ops, widths, bit widths) vs search-then-int8, Pareto fronts')
     demo.add_argument('--runtime', default='onnxruntime', choices=('onnxruntime', 'openvino'),
-                      help='where --joint measures latency')
+                      help='where latency is measured: the --joint search, or the NAS stage\'s '
+                           'latency constraint')
     add('train', 'train the model or algorithm a config describes', _run_config)
     add('search', 'run a NAS config (supernet training, or a search loop in train_cfg)', _run_config)
     add('prune', 'run a pruning config (e.g. ItePruneAlgorithm)', _run_config)

@@ -19,5 +19,7 @@ class DemoContext:
     val: tuple[Tensor, Tensor]
     test: tuple[Tensor, Tensor]
     batch_size: int = 64
+    # where the NAS stage measures its latency constraint (None: FLOPs only)
+    latency_runtime: str | None = 'onnxruntime'
     models: dict[str, nn.Module] = field(default_factory=dict)
     log: Callable[[str], None] = print

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import statistics
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +15,10 @@ from torch import Tensor, nn
 
 from razor_ext.architectures import SearchableSlimNet
 from razor_ext.data.embedded import load_mnist5k, split_indices
-from razor_ext.estimators.runtime_timing import cpu_signature
+from razor_ext.demo.joint_report import joint_report_markdown
+from razor_ext.estimators.runtime_timing import cpu_signature, time_onnx_rounds
 from razor_ext.fileio import atomic_path, atomic_write_text
-from razor_ext.joint import (JointCompression, build_latency_table, calibrate_supernet,
+from razor_ext.joint import (JointCompression, bit_pairs_for, build_latency_table, calibrate_supernet,
                              check_prediction, plot_fronts, search_compression)
 
 __all__ = ['run_joint_demo']
@@ -35,7 +37,8 @@ def _accuracy(model: nn.Module, images: Tensor, labels: Tensor) -> float:
 
 def run_joint_demo(out_dir: str | os.PathLike[str], runtime: str = 'onnxruntime', epochs: int = 6,
                    budget_quantile: float = 0.6, batch: int = 8, seed: int = 0,
-                   num_candidates: int = 10, max_epochs: int = 4) -> dict[str, Any]:
+                   num_candidates: int = 16, max_epochs: int = 6,
+                   timing_repeats: int = 300) -> dict[str, Any]:
     """Train one joint supernet, then search it twice under the same latency budget: with every
     bit width held at 8 ("search, then uniform int8") and jointly; write both fronts and a report.
 
@@ -46,9 +49,18 @@ def run_joint_demo(out_dir: str | os.PathLike[str], runtime: str = 'onnxruntime'
         budget_quantile: the budget is this quantile of the predicted latencies of random
             uniform-int8 subnets.
         batch: the timed batch size.
+        num_candidates, max_epochs: each search's evolution settings (the uniform-int8 space is
+            small and may be exhausted before; the joint space is not).
+        timing_repeats: timed runs per table entry and per final measurement (their minimum).
+
+    The joint space keeps to the bit pairs the runtime accelerates (int8 or float per unit in
+    OpenVINO, :mod:`razor_ext.joint.bit_pairs`). After both searches, the two winners' ONNX
+    files are timed again together, round robin (``report['head_to_head']``), so that their
+    latencies compare figures taken under the same load.
 
     Returns:
-        the report dict (also written to ``out_dir/report.json``).
+        the report dict (also written to ``out_dir/report.json``, and as the README's tables
+        to ``out_dir/report.md``).
     """
     torch.manual_seed(seed)
     out = Path(out_dir)
@@ -77,7 +89,8 @@ def run_joint_demo(out_dir: str | os.PathLike[str], runtime: str = 'onnxruntime'
         return _accuracy(m, images[te], labels[te])
 
     common = dict(example_inputs=example, calib=calib, runtime=runtime, work_dir=out, seed=seed,
-                  num_candidates=num_candidates, max_epochs=max_epochs, final_eval_fn=test_acc)
+                  num_candidates=num_candidates, max_epochs=max_epochs, final_eval_fn=test_acc,
+                  timing_repeats=timing_repeats)
     weights = out / 'supernet.pt'
     if weights.exists():  # resumable: the trained supernet is reused
         algo.load_state_dict(torch.load(weights, weights_only=True))
@@ -88,7 +101,9 @@ def run_joint_demo(out_dir: str | os.PathLike[str], runtime: str = 'onnxruntime'
             torch.save(algo.state_dict(), tmp)
     calibrate_supernet(algo, calib, seed)
     space = algo.space
-    table = build_latency_table(space, calib, runtime, out / f'latency_{runtime}.json')
+    space.bit_pairs = bit_pairs_for(runtime)  # the table holds only what the search can take
+    table = build_latency_table(space, calib, runtime, out / f'latency_{runtime}.json',
+                                repeats=timing_repeats)
     # the budget: a quantile of the uniform-int8 subnets' predicted latencies, so that the
     # baseline has subnets to choose from in every runtime
     rng = random.Random(seed)
@@ -99,7 +114,9 @@ def run_joint_demo(out_dir: str | os.PathLike[str], runtime: str = 'onnxruntime'
         int8.append(table.predict(algo.architecture))
     budget = sorted(int8)[int(budget_quantile * (len(int8) - 1))]
     fronts, report = {}, {'runtime': runtime, 'host': cpu_signature(), 'budget_ms': budget,
-                          'batch': batch, 'table_entries': len(table)}
+                          'batch': batch, 'table_entries': len(table),
+                          'unit_timing': table.signature.get('unit_timing'),
+                          'bit_pairs': space.bit_pairs}
     print(f'joint demo: latency table of {len(table)} entries; budget {budget:.3f} ms', flush=True)
     for name, bits in (('search, then int8', (8, 8)), ('joint', None)):
         res = search_compression(algo, None, val_acc, latency_budget_ms=budget, uniform_bits=bits,
@@ -109,14 +126,22 @@ def run_joint_demo(out_dir: str | os.PathLike[str], runtime: str = 'onnxruntime'
                                  'predicted_ms': res.best.predicted_ms,
                                  'test_accuracy': res.best.accuracy, 'subnet': res.best.choices},
                         'finals': [dict(measured_ms=f.measured_ms, predicted_ms=f.predicted_ms,
-                                        test_accuracy=f.accuracy) for f in res.finals],
+                                        test_accuracy=f.accuracy, subnet=f.choices)
+                                   for f in res.finals],
                         'onnx': str(res.onnx_path)}
-    check = check_prediction(space, table, calib, num_subnets=8, seed=seed)
+    names = ('search, then int8', 'joint')
+    rounds = time_onnx_rounds([report[n]['onnx'] for n in names], tuple(example.shape), runtime,
+                              warmup=20, repeats=4 * timing_repeats)
+    report['head_to_head'] = {n: {'min_ms': min(t), 'median_ms': statistics.median(t),
+                                  'test_accuracy': report[n]['best']['test_accuracy']}
+                              for n, t in zip(names, rounds)}
+    check = check_prediction(space, table, calib, num_subnets=8, seed=seed, repeats=timing_repeats)
     report['prediction'] = {'predicted_ms': check.predicted, 'measured_ms': check.measured,
                             'mean_error': check.mean_error, 'max_error': check.max_error}
     report['plot'] = str(plot_fronts(fronts, out / 'pareto_fronts.png',
                                      f'MNIST-5k, {runtime}, batch {batch}', budget))
     atomic_write_text(out / 'report.json', json.dumps(report, indent=1, default=str))
+    atomic_write_text(out / 'report.md', joint_report_markdown(report))
     return report
 
 

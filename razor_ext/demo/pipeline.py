@@ -16,20 +16,23 @@ from razor_ext.demo.stages import STAGES, Stage, StageResult
 
 
 def run_demo(work_dir: str | os.PathLike[str] = 'razor_demo', quick: bool = False, seed: int = 0,
-             stages: list[Stage] | None = None, log: Callable[[str], None] = print) -> list[StageResult]:
+             stages: list[Stage] | None = None, log: Callable[[str], None] = print,
+             latency_runtime: str | None = 'onnxruntime') -> list[StageResult]:
     """Run every stage on MNIST-5k and write ``report.md``, ``report.html``, plots and ONNX files
     into ``work_dir``. Returns the report rows.
 
     ``quick`` trains each stage for one epoch (under a minute on 2 cores); the full run trains
     longer (a few minutes). A stage that fails is reported with its error and the rest go on
-    from the last good model.
+    from the last good model. ``latency_runtime`` (``'onnxruntime'``, ``'openvino'`` or None)
+    is where the NAS stage's search measures its latency constraint (no slower than the
+    teacher there); None searches under FLOPs alone.
     """
     work = Path(work_dir)
     work.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
     train, val, test = (EmbeddedDigits('mnist5k', split, seed=seed) for split in ('train', 'val', 'test'))
     ctx = DemoContext(work, quick, seed, (train.images, train.labels), (val.images, val.labels),
-                      (test.images, test.labels), log=log)
+                      (test.images, test.labels), log=log, latency_runtime=latency_runtime)
     results = []
     for index, stage in enumerate(stages or STAGES, 1):
         log(f'[{index}/{len(stages or STAGES)}] {stage.title}')

@@ -15,6 +15,7 @@ from torch import nn
 
 from razor_ext.demo.measure import (accuracy, count_flops, count_params, onnx_latency_ms,
                                     openvino_latency_ms)
+from razor_ext.demo.nas_latency import nas_constraints
 from razor_ext.engine.progress import track
 from razor_ext.export import to_onnx
 from razor_ext.architectures import MnistCNN
@@ -144,10 +145,10 @@ class NasStage(Stage):
         mutator = algo.mutator
         budget = 0.5 * count_flops(ctx.models['teacher'], example)  # half the teacher's FLOPs
         calib = [(ctx.train[0][i:i + 256],) for i in range(0, 1024, 256)]
+        constraints, estimate, note = nas_constraints(ctx, supernet, example, budget)
         search = evolution_search(
             algo, lambda _m: accuracy(supernet, *ctx.val), mutator=mutator,
-            constraints=dict(flops=(0, budget)),
-            estimator=lambda _m: {'flops': count_flops(supernet, example)},
+            constraints=constraints, estimator=lambda _m: estimate(),
             num_candidates=10 if ctx.quick else 16, top_k=5, num_mutation=4 if ctx.quick else 8,
             num_crossover=4 if ctx.quick else 8, max_epochs=2 if ctx.quick else 5, seed=ctx.seed,
             calibrate_fn=bn_calibrator(calib, forward=lambda m, batch: supernet(batch[0])),
@@ -158,8 +159,8 @@ class NasStage(Stage):
         ctx.models['subnet'] = subnet
         ctx.models['current'] = subnet
         result = StageResult(self.name, self.title, 'done',
-                             notes=f'budget {budget / 1e6:.2f} MFLOPs; subnet.yaml',
-                             candidates=[{'flops': c.resources['flops'], 'accuracy': c.score}
+                             notes=f'budget {budget / 1e6:.2f} MFLOPs{note}; subnet.yaml',
+                             candidates=[{**c.resources, 'accuracy': c.score}
                                          for c in search.candidates])
         return measure(ctx, result, subnet, 'subnet.onnx')
 

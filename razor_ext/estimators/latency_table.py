@@ -67,10 +67,14 @@ class LatencyTable:
     """
 
     def __init__(self, runtime: str, units: Sequence[str], signature: Mapping[str, Any] | None = None,
-                 entries: Mapping[str, float] | None = None, overhead_ms: float = 0.0) -> None:
+                 entries: Mapping[str, float] | None = None, overhead_ms: float = 0.0,
+                 context_groups: Mapping[str, Sequence[str]] | None = None) -> None:
         if not units:
             raise ValueError('a LatencyTable needs at least one unit')
         self.runtime, self.units = str(runtime), list(units)
+        # {unit: [search groups of other units its latency also depends on]}, e.g. the bit
+        # widths of the unit before it (a float -> int8 boundary costs a quantize)
+        self.context_groups = {u: list(g) for u, g in (context_groups or {}).items()}
         self.signature = dict(signature or {})
         self.entries: dict[str, float] = dict(entries or {})
         self.overhead_ms = float(overhead_ms)
@@ -81,7 +85,15 @@ class LatencyTable:
 
     def _groups(self, model: nn.Module) -> dict[str, dict[str, list[BaseMutable]]]:
         if self._bound is None or self._bound[0] != id(model):
-            self._bound = (id(model), unit_mutables(model, self.units))
+            groups = unit_mutables(model, self.units)
+            every = {g: ms for unit_groups in groups.values() for g, ms in unit_groups.items()}
+            for unit, extra in self.context_groups.items():
+                unknown = [g for g in extra if g not in every]
+                if unknown:
+                    raise KeyError(f'context groups {unknown} of unit {unit!r} are not search groups '
+                                   f'of the model')
+                groups[unit] = {**groups[unit], **{g: every[g] for g in extra}}
+            self._bound = (id(model), groups)
         return self._bound[1]
 
     @staticmethod
@@ -109,13 +121,15 @@ class LatencyTable:
 
     def fill(self, model: nn.Module, measure_unit: Callable[[str], float],
              overhead_ms: float | None = None,
-             progress: Callable[[int, int], None] | None = None) -> int:
+             progress: Callable[[int, int], None] | None = None,
+             allowed: Callable[[dict[str, Any]], bool] | None = None) -> int:
         """Measure every choice combination of every unit not in the table yet.
 
         For each unit, the choices of its relevant groups are enumerated (others stay as they
         are) and set on ``model``'s mutables, then ``measure_unit(unit)`` gives the unit's
         milliseconds with the per-call overhead already taken off. The model's choices are
-        restored afterwards.
+        restored afterwards. ``allowed(choice)`` (``{group: value}`` of the unit) skips
+        combinations a search never takes.
 
         Returns:
             the number of entries measured.
@@ -130,6 +144,8 @@ class LatencyTable:
             names = sorted(groups)
             for combo in itertools.product(*(groups[g][0].choices for g in names)):
                 choice = dict(zip(names, combo))
+                if allowed is not None and not allowed(choice):
+                    continue
                 if self.key(unit, choice) not in self.entries:
                     todo.append((unit, choice))
         try:
@@ -148,7 +164,8 @@ class LatencyTable:
     # ------------------------------------------------------------------ files
     def to_dict(self) -> dict[str, Any]:
         return dict(runtime=self.runtime, units=self.units, signature=self.signature,
-                    overhead_ms=self.overhead_ms, entries=self.entries)
+                    overhead_ms=self.overhead_ms, entries=self.entries,
+                    context_groups=self.context_groups)
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the table as JSON, atomically."""
@@ -166,7 +183,7 @@ class LatencyTable:
         """
         data = json.loads(Path(path).read_text())
         table = cls(data['runtime'], data['units'], data.get('signature'), data.get('entries'),
-                    data.get('overhead_ms', 0.0))
+                    data.get('overhead_ms', 0.0), data.get('context_groups'))
         if runtime is not None and table.runtime != runtime:
             raise ValueError(f'{path}: a {table.runtime} table, not {runtime}')
         if signature is not None and dict(signature) != table.signature:
@@ -175,13 +192,16 @@ class LatencyTable:
 
     @classmethod
     def cached(cls, path: str | os.PathLike[str], runtime: str, units: Sequence[str],
-               signature: Mapping[str, Any]) -> LatencyTable:
-        """The table at ``path`` when it matches runtime, units and host; else a new empty one."""
+               signature: Mapping[str, Any],
+               context_groups: Mapping[str, Sequence[str]] | None = None) -> LatencyTable:
+        """The table at ``path`` when it matches runtime, units, context groups and host; else a
+        new empty one."""
+        context = {u: list(g) for u, g in (context_groups or {}).items()}
         if Path(path).exists():
             try:
                 table = cls.load(path, runtime, signature)
-                if table.units == list(units):
+                if table.units == list(units) and table.context_groups == context:
                     return table
             except (ValueError, KeyError, json.JSONDecodeError):
                 pass  # another host's or a broken file: measure again (and overwrite it)
-        return cls(runtime, units, signature)
+        return cls(runtime, units, signature, context_groups=context)

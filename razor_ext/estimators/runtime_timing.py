@@ -20,7 +20,7 @@ import torch
 
 from razor_ext.export.runtime_sessions import RUNTIMES, RuntimeSession
 
-__all__ = ['RUNTIMES', 'cpu_signature', 'runtime_runner', 'time_onnx']
+__all__ = ['RUNTIMES', 'STATS', 'cpu_signature', 'runtime_runner', 'time_onnx', 'time_onnx_rounds']
 
 _FLAGS = ('avx2', 'avx512f', 'avx512_vnni', 'avx512_bf16', 'amx_int8', 'amx_bf16', 'neon')
 
@@ -56,9 +56,15 @@ def runtime_runner(path: str | os.PathLike[str], runtime: str,
     return lambda x: session([x])
 
 
+STATS = ('median', 'min')
+
+
 def time_onnx(path: str | os.PathLike[str], input_shape: Sequence[int], runtime: str = 'onnxruntime',
-              *, warmup: int = 10, repeats: int = 50, threads: int | None = None) -> float:
-    """Median milliseconds of one forward of the ONNX file on a random ``input_shape`` batch.
+              *, warmup: int = 10, repeats: int = 50, threads: int | None = None,
+              stat: str = 'median') -> float:
+    """Milliseconds of one forward of the ONNX file on a random ``input_shape`` batch: the
+    ``stat`` (``'median'``, or ``'min'``: the uncontended time, robust to other processes on a
+    shared host) of ``repeats`` timed runs.
 
     Example:
         >>> import tempfile, torch
@@ -70,6 +76,8 @@ def time_onnx(path: str | os.PathLike[str], input_shape: Sequence[int], runtime:
     """
     if warmup < 0 or repeats < 1:
         raise ValueError(f'warmup must be >= 0 and repeats >= 1, got {warmup}, {repeats}')
+    if stat not in STATS:
+        raise ValueError(f'stat must be one of {STATS}, got {stat!r}')
     run = runtime_runner(path, runtime, threads)
     x = np.random.default_rng(0).standard_normal(tuple(input_shape)).astype(np.float32)
     for _ in range(warmup):
@@ -79,4 +87,42 @@ def time_onnx(path: str | os.PathLike[str], input_shape: Sequence[int], runtime:
         start = time.perf_counter()
         run(x)
         times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times)
+    return statistics.median(times) if stat == 'median' else min(times)
+
+
+def time_onnx_rounds(paths: Sequence[str | os.PathLike[str]], input_shape: Sequence[int],
+                     runtime: str = 'onnxruntime', *, warmup: int = 10, repeats: int = 50,
+                     threads: int | None = None) -> list[list[float]]:
+    """Milliseconds of one forward of each ONNX file, timed round robin: ``repeats`` rounds, one
+    call of every file per round, so that files compared with each other see the same load.
+
+    Returns:
+        ``times[i][r]``: file ``i`` in round ``r``. Differences taken per round (``times[1][r] -
+        times[0][r]``) cancel the host's drift; their median is the robust figure.
+
+    Example:
+        >>> import tempfile, torch
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     for n in (2, 64):
+        ...         _ = torch.onnx.export(torch.nn.Linear(4, n), (torch.randn(1, 4),), f'{d}/{n}.onnx',
+        ...                               dynamo=False)
+        ...     t = time_onnx_rounds([f'{d}/2.onnx', f'{d}/64.onnx'], (1, 4), repeats=3)
+        >>> len(t), len(t[0])
+        (2, 3)
+    """
+    if warmup < 0 or repeats < 1:
+        raise ValueError(f'warmup must be >= 0 and repeats >= 1, got {warmup}, {repeats}')
+    if not paths:
+        raise ValueError('time_onnx_rounds needs at least one file')
+    runs = [runtime_runner(p, runtime, threads) for p in paths]
+    x = np.random.default_rng(0).standard_normal(tuple(input_shape)).astype(np.float32)
+    for _ in range(warmup):
+        for run in runs:
+            run(x)
+    times: list[list[float]] = [[] for _ in runs]
+    for _ in range(repeats):
+        for run, out in zip(runs, times):
+            start = time.perf_counter()
+            run(x)
+            out.append((time.perf_counter() - start) * 1e3)
+    return times

@@ -8,7 +8,6 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-import torch
 from torch import Tensor, nn
 
 from razor_ext.estimators.runtime_timing import time_onnx
@@ -18,7 +17,7 @@ from razor_ext.quantization import calibrate, export_onnx, fake_quants, prepare
 from razor_ext.quantization.qconfig import QConfig
 
 __all__ = ['quantize_static', 'deployable_subnet', 'export_deployable', 'measure_subnet',
-           'sub_qconfig']
+           'chain_qconfig', 'sub_qconfig']
 
 
 def quantize_static(static: nn.Module, qconfig: QConfig, calib: Sequence[Tensor]) -> nn.Module:
@@ -55,77 +54,41 @@ def export_deployable(model: nn.Module, example_inputs: Tensor, path: str | os.P
         return to_onnx(model, example_inputs, path, verify=verify)
 
 
-def sub_qconfig(qconfig: QConfig, unit: str) -> QConfig:
-    """``qconfig`` for ``nn.Sequential(model.get_submodule(unit))``: overrides under ``unit``
-    renamed to ``'0.<rest>'`` (``unit`` itself to ``'0'``)."""
+def chain_qconfig(qconfig: QConfig, units: Sequence[str]) -> QConfig:
+    """``qconfig`` for ``nn.Sequential(*(model.get_submodule(u) for u in units))``: overrides
+    under ``units[i]`` renamed to ``'<i>.<rest>'`` (``units[i]`` itself to ``'<i>'``); overrides
+    of other modules dropped.
+
+    Example:
+        >>> qc = QConfig(None, None, overrides={'blocks.1.0': None, 'head': None, 'stem.0': None})
+        >>> sorted(k for k, _ in chain_qconfig(qc, ['blocks.1', 'head']).overrides)
+        ['0.0', '1']
+    """
     overrides = {}
     for key, value in qconfig.overrides:
         if not isinstance(key, str):
             overrides[key] = value
-        elif key == unit:
-            overrides['0'] = value
-        elif key.startswith(unit + '.'):
-            overrides['0.' + key[len(unit) + 1:]] = value
+            continue
+        for i, unit in enumerate(units):
+            if key == unit:
+                overrides[str(i)] = value
+            elif key.startswith(unit + '.'):
+                overrides[f'{i}.' + key[len(unit) + 1:]] = value
     return QConfig(qconfig.weight, qconfig.activation, overrides=overrides)
 
 
+def sub_qconfig(qconfig: QConfig, unit: str) -> QConfig:
+    """``qconfig`` for ``nn.Sequential(model.get_submodule(unit))``: overrides under ``unit``
+    renamed to ``'0.<rest>'`` (``unit`` itself to ``'0'``)."""
+    return chain_qconfig(qconfig, [unit])
+
+
 def measure_subnet(model: nn.Module, example_inputs: Tensor, runtime: str = 'onnxruntime', *,
-                   warmup: int = 10, repeats: int = 50, verify: bool = False) -> float:
-    """Milliseconds of one forward of ``model`` (deployable) exported and run in ``runtime``."""
+                   warmup: int = 10, repeats: int = 50, verify: bool = False,
+                   stat: str = 'median') -> float:
+    """Milliseconds of one forward of ``model`` (deployable) exported and run in ``runtime``
+    (``stat`` of ``repeats`` runs: ``'median'`` or ``'min'``)."""
     with tempfile.TemporaryDirectory() as tmp:
         path = export_deployable(model, example_inputs, Path(tmp) / 'model.onnx', verify=verify)
-        return time_onnx(path, tuple(example_inputs.shape), runtime, warmup=warmup, repeats=repeats)
-
-
-def _identity_ms(shape: tuple[int, ...], runtime: str, warmup: int, repeats: int) -> float:
-    """The runtime's per-call cost for an input of ``shape`` (an identity-like model)."""
-    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
-        warnings.filterwarnings('ignore', category=DeprecationWarning)
-        path = Path(tmp) / 'identity.onnx'
-        # a Relu, not an Identity node: runtimes may elide an Identity graph entirely
-        torch.onnx.export(nn.ReLU(), (torch.zeros(shape),), str(path), dynamo=False, opset_version=17)
-        return time_onnx(path, shape, runtime, warmup=warmup, repeats=repeats)
-
-
-class UnitTimer:
-    """``timer(unit) -> ms``: the unit of the current subnet, deployed alone (same bit widths, its
-    real input shape), timed in ``runtime`` less the runtime's per-call cost for that input.
-
-    Args:
-        space: the joint search space.
-        calib: calibration batches (the unit's inputs are recorded from them).
-        runtime: ``'onnxruntime'`` or ``'openvino'``.
-        warmup, repeats: timing runs per unit.
-    """
-
-    def __init__(self, space: JointSearchSpace, calib: Sequence[Tensor], runtime: str = 'onnxruntime',
-                 warmup: int = 10, repeats: int = 50) -> None:
-        self.space, self.calib, self.runtime = space, list(calib), runtime
-        self.warmup, self.repeats = warmup, repeats
-        self._overhead: dict[tuple[int, ...], float] = {}
-
-    def overhead(self, shape: tuple[int, ...]) -> float:
-        if shape not in self._overhead:
-            self._overhead[shape] = _identity_ms(shape, self.runtime, self.warmup, self.repeats)
-        return self._overhead[shape]
-
-    def model_overhead(self) -> float:
-        return self.overhead(tuple(self.space.example_inputs.shape))
-
-    def __call__(self, unit: str) -> float:
-        static = self.space.static_subnet()
-        qconfig = sub_qconfig(self.space.qconfig(static), unit)
-        module = static.get_submodule(unit)
-        inputs: list[Tensor] = []
-        handle = module.register_forward_pre_hook(lambda m, args: inputs.append(args[0].detach()))
-        try:
-            with torch.no_grad():
-                for batch in self.calib:
-                    static(batch)
-                static(self.space.example_inputs)
-        finally:
-            handle.remove()
-        example = inputs.pop()
-        part = quantize_static(nn.Sequential(module), qconfig, inputs)
-        ms = measure_subnet(part, example, self.runtime, warmup=self.warmup, repeats=self.repeats)
-        return ms - self.overhead(tuple(example.shape))
+        return time_onnx(path, tuple(example_inputs.shape), runtime, warmup=warmup, repeats=repeats,
+                         stat=stat)

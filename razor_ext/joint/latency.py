@@ -12,19 +12,25 @@ from torch import Tensor
 
 from razor_ext.estimators.latency_table import LatencyTable
 from razor_ext.estimators.runtime_timing import cpu_signature
-from razor_ext.joint.deploy import UnitTimer, deployable_subnet, measure_subnet
+from razor_ext.joint.deploy import deployable_subnet, measure_subnet
 from razor_ext.joint.space import JointSearchSpace
+from razor_ext.joint.unit_timer import UnitTimer, default_context
 
 __all__ = ['build_latency_table', 'PredictionCheck', 'check_prediction']
 
 
 def build_latency_table(space: JointSearchSpace, calib: Sequence[Tensor], runtime: str = 'onnxruntime',
                         cache: str | os.PathLike[str] | None = None, *, warmup: int = 10,
-                        repeats: int = 50, progress: Callable[[int, int], None] | None = None
-                        ) -> LatencyTable:
+                        repeats: int = 50, progress: Callable[[int, int], None] | None = None,
+                        context: str | None = None, stat: str = 'min') -> LatencyTable:
     """The latency table of ``space`` in ``runtime`` on this CPU: every unit's candidates (input
-    width x operator x width x bit widths), each deployed alone and timed in context (its real
-    input shape and bit widths).
+    width x operator x width x bit widths), each deployed and timed in context (its real input
+    shape and bit widths), by :class:`~razor_ext.joint.unit_timer.UnitTimer`: ``context='alone'``
+    (the unit by itself, less the per-call cost) or ``'prefix'`` (the time the unit adds to the
+    chain of units before it); None picks the runtime's default (``'prefix'`` for OpenVINO).
+    ``stat``: ``'min'`` (default: the uncontended time, robust on a shared host) or
+    ``'median'`` of the timed runs. Mode and statistic are part of the table's signature: a
+    cached table measured otherwise is measured again.
 
     With ``cache`` an existing table of the same runtime, units and host is reused and only the
     missing entries are measured; the file is rewritten atomically after filling.
@@ -39,14 +45,19 @@ def build_latency_table(space: JointSearchSpace, calib: Sequence[Tensor], runtim
         >>> len(table), table.predict(net) > 0
         (5, True)
     """
-    signature = cpu_signature()
-    table = (LatencyTable.cached(cache, runtime, space.units, signature) if cache is not None
-             else LatencyTable(runtime, space.units, signature))
-    timer = UnitTimer(space, calib, runtime, warmup=warmup, repeats=repeats)
+    context = default_context(runtime) if context is None else context
+    signature = {**cpu_signature(), 'unit_timing': f'{context}/{stat}'}
+    timer = UnitTimer(space, calib, runtime, warmup=warmup, repeats=repeats, context=context,
+                      stat=stat)
+    groups = timer.context_groups
+    table = (LatencyTable.cached(cache, runtime, space.units, signature, groups) if cache is not None
+             else LatencyTable(runtime, space.units, signature, context_groups=groups))
     was_training = space.supernet.training
     space.supernet.eval()
     try:
-        table.fill(space.supernet, timer, overhead_ms=timer.model_overhead(), progress=progress)
+        # only the bit pairs the space can take (all, unless it keeps to a runtime's pairs)
+        table.fill(space.supernet, timer, overhead_ms=timer.model_overhead(), progress=progress,
+                   allowed=space.allows)
     finally:
         space.supernet.train(was_training)
     if cache is not None:
@@ -78,8 +89,9 @@ class PredictionCheck:
 
 def check_prediction(space: JointSearchSpace, table: LatencyTable, calib: Sequence[Tensor],
                      num_subnets: int = 5, *, seed: int = 0, warmup: int = 10,
-                     repeats: int = 50) -> PredictionCheck:
-    """Sample ``num_subnets`` subnets, deploy and time each whole, compare with the table's sum.
+                     repeats: int = 50, stat: str = 'min') -> PredictionCheck:
+    """Sample ``num_subnets`` subnets, deploy and time each whole (``stat`` of ``repeats``
+    runs: use the table's), compare with the table's sum.
 
     The space's choices are restored afterwards.
     """
@@ -93,7 +105,7 @@ def check_prediction(space: JointSearchSpace, table: LatencyTable, calib: Sequen
             predicted.append(table.predict(space.supernet))
             model = deployable_subnet(space, calib)
             measured.append(measure_subnet(model, space.example_inputs, table.runtime,
-                                           warmup=warmup, repeats=repeats))
+                                           warmup=warmup, repeats=repeats, stat=stat))
     finally:
         random.setstate(state)
         space.set_choices(saved)

@@ -15,6 +15,7 @@ from torch import Tensor, nn
 from razor_ext.estimators.latency_table import LatencyTable
 from razor_ext.fileio import atomic_path
 from razor_ext.joint.algorithm import JointCompression
+from razor_ext.joint.bit_pairs import bit_pairs_for
 from razor_ext.joint.deploy import deployable_subnet, export_deployable, measure_subnet
 from razor_ext.joint.latency import build_latency_table
 from razor_ext.joint.pareto import pareto_front, plot_fronts
@@ -71,6 +72,21 @@ def _inputs(batch: Any) -> Tensor:
                     f'got {type(batch).__name__}')
 
 
+def _distinct_best(search: SearchResult, space: Any, n: int) -> list[Any]:
+    """The ``n`` best-scoring candidates that are distinct subnets once their bit pairs are
+    tied (the evolution sees untied variants of one subnet as different candidates)."""
+    seen, out = set(), []
+    pool = list(search.top_k) + sorted(search.candidates, key=lambda c: -c.score)
+    for cand in pool:
+        key = tuple(sorted(space.normalize(cand.choices).items()))
+        if key not in seen:
+            seen.add(key)
+            out.append(cand)
+        if len(out) == n:
+            break
+    return out
+
+
 def calibrate_supernet(algorithm: JointCompression, calib: Sequence[Tensor], seed: int = 0) -> None:
     """Observe ``calib`` under the largest, smallest and random subnets (every bit width's fake
     quant observes on each forward), then stop observing: qparams fixed for the search."""
@@ -103,15 +119,18 @@ def search_compression(
     act_bits: Sequence[int] = (8, 16),
     fixed: Mapping[str, Any] | None = None,
     uniform_bits: tuple[int, int] | None = None,
+    bit_pairs: Sequence[tuple[int, int]] | None | str = 'runtime',
     work_dir: str | os.PathLike[str] | None = None,
     resume: bool = True,
     num_candidates: int = 20,
     top_k: int = 5,
     max_epochs: int = 5,
     final_candidates: int = 5,
+    final_reserve: int = 3,
     seed: int = 0,
     table: LatencyTable | None = None,
     timing_repeats: int = 50,
+    timing_stat: str = 'min',
     final_eval_fn: Callable[[nn.Module], float] | None = None,
 ) -> CompressionResult:
     """Joint search of operators, channel widths and per-unit bit widths under a latency budget.
@@ -137,11 +156,19 @@ def search_compression(
         weight_bits, act_bits: bit choices when ``model`` is a plain supernet.
         fixed: search groups held fixed; ``uniform_bits=(w, a)`` holds every bit group at
             ``w`` / ``a`` bits (the "search, then uniform int8" baseline is ``(8, 8)``).
+        bit_pairs: the (weight, activation) pairs a unit may take; ``'runtime'`` (default):
+            what ``runtime`` accelerates (:data:`~razor_ext.joint.bit_pairs.RUNTIME_BIT_PAIRS`:
+            int8 or float per unit in OpenVINO, any pair in onnxruntime); None: any pair.
         work_dir: where the weights, latency table, search checkpoint, subnet, ONNX and plot go.
         num_candidates, top_k, max_epochs, seed: evolution search settings.
         final_candidates: how many top candidates are deployed and measured.
+        final_reserve: when measured finals exceed the budget, the next-best candidates are
+            measured too, up to ``final_reserve * final_candidates`` in all, until
+            ``final_candidates`` fit the budget as measured.
         table: a latency table to use instead of building one.
         timing_repeats: timed runs per table entry and per final measurement.
+        timing_stat: ``'min'`` (the uncontended time, robust on a shared host) or ``'median'``
+            of those runs, for the table and the finals alike.
         final_eval_fn: accuracy of the deployed finals (e.g. on a held-out test split; default
             ``eval_fn``).
 
@@ -157,6 +184,7 @@ def search_compression(
         model, tuple(example_inputs.shape), weight_bits, act_bits)
     space, net = algo.space, algo.architecture
     space.fixed = dict(fixed or {})
+    space.bit_pairs = bit_pairs_for(runtime) if bit_pairs == 'runtime' else bit_pairs
     if uniform_bits is not None:
         space.fixed.update(space.uniform_bits(*uniform_bits))
     space.example_inputs = example_inputs
@@ -175,7 +203,8 @@ def search_compression(
 
     if table is None:
         cache = work / f'latency_{runtime}.json' if work is not None else None
-        table = build_latency_table(space, calib, runtime, cache, repeats=timing_repeats)
+        table = build_latency_table(space, calib, runtime, cache, repeats=timing_repeats,
+                                    stat=timing_stat)
     tag = 'joint' if uniform_bits is None else f'w{uniform_bits[0]}a{uniform_bits[1]}'
     # the budget is part of the name: a search under another budget is another search
     ckpt = work / f'search_{tag}_{latency_budget_ms:.4g}ms.pkl' if work is not None else None
@@ -196,13 +225,21 @@ def search_compression(
         epoch, best = progress[-1]
         search = SearchResult(dict(best[0].choices), best[0].score, dict(best[0].resources),
                               list(best), list(best), epoch)
-    finals = []
-    for cand in search.top_k[:final_candidates]:
+    finals: list[FinalCandidate] = []
+    # best-scoring first; when the exact measurement puts some over the budget (a search picks
+    # the subnets its table underrates most), the next ones are measured too, until
+    # ``final_candidates`` fit or ``final_reserve`` times as many were measured
+    ranked = _distinct_best(search, space, final_candidates * max(1, final_reserve))
+    for cand in ranked:
+        if len(finals) >= final_candidates and (
+                sum(f.measured_ms <= latency_budget_ms for f in finals) >= final_candidates
+                or len(finals) >= final_candidates * max(1, final_reserve)):
+            break
         space.set_choices(cand.choices)
         deployed = deployable_subnet(space, calib)
-        finals.append(FinalCandidate(dict(cand.choices), float(cand.resources['latency']),
+        finals.append(FinalCandidate(space.normalize(cand.choices), float(cand.resources['latency']),
                                      measure_subnet(deployed, example_inputs, runtime,
-                                                    repeats=timing_repeats),
+                                                    repeats=timing_repeats, stat=timing_stat),
                                      cand.score, float((final_eval_fn or eval_fn)(deployed))))
     within = [f for f in finals if f.measured_ms <= latency_budget_ms]
     best = (max(within, key=lambda f: f.accuracy) if within

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import os
+import random
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from torch import Tensor, nn
 
 from razor_ext.quantization.mixed_precision import (FLOAT_BITS, attach_bit_widths, bit_width_layers,
                                                     bit_width_qconfig, detach_bit_widths)
+from razor_ext.joint.bit_pairs import allows, tie_bits
 from razor_ext.quantization.qconfig import QConfig
 from razor_ext.supernet import NasMutator, export_fix_subnet, load_fix_subnet
 from razor_ext.supernet.mutables.base_mutable import BaseMutable
@@ -59,6 +61,9 @@ class JointSearchSpace:
             tables) or ``'layer'`` (one per conv / linear).
         fixed: ``{search group: value}`` held fixed in every sample (e.g. all bit groups at 8:
             the "search, then uniform int8" baseline).
+        bit_pairs: the (weight, activation) bit pairs a unit may take (None: any combination);
+            e.g. ``((8, 8), (16, 16))``, what OpenVINO accelerates (:mod:`.bit_pairs`). Samples
+            hold them, and :meth:`set_choices` ties a pair outside them to one inside.
 
     Example:
         >>> import torch
@@ -72,7 +77,8 @@ class JointSearchSpace:
     def __init__(self, supernet: nn.Module, example_inputs: Tensor,
                  weight_bits: Sequence[int] = (4, 8, 16),
                  act_bits: Sequence[int] = (8, 16), units: Sequence[str] | None = None,
-                 bit_groups: str = 'unit', fixed: Mapping[str, Any] | None = None) -> None:
+                 bit_groups: str = 'unit', fixed: Mapping[str, Any] | None = None,
+                 bit_pairs: Sequence[tuple[int, int]] | None = None) -> None:
         if bit_groups not in ('unit', 'layer'):
             raise ValueError(f"bit_groups must be 'unit' or 'layer', got {bit_groups!r}")
         self.supernet, self.example_inputs = supernet, example_inputs
@@ -86,6 +92,28 @@ class JointSearchSpace:
         unknown = sorted(set(self.fixed) - set(self.mutator.search_groups))
         if unknown:
             raise KeyError(f'fixed names unknown search groups {unknown}')
+        self.bit_pairs = bit_pairs
+
+    @property
+    def bit_pairs(self) -> tuple[tuple[int, int], ...] | None:
+        """The allowed (weight, activation) bit pairs (None: any)."""
+        return self._bit_pairs
+
+    @bit_pairs.setter
+    def bit_pairs(self, pairs: Sequence[tuple[int, int]] | None) -> None:
+        if pairs is not None:
+            pairs = tuple((int(w), int(a)) for w, a in pairs)
+            groups = self.mutator.search_groups
+            for g in groups:
+                if not g.endswith('.weight_bits'):
+                    continue
+                acts = groups.get(g[:-len('.weight_bits')] + '.act_bits')
+                ok = [p for p in pairs if p[0] in groups[g][0].choices
+                      and (acts is None or p[1] in acts[0].choices)]
+                if not ok:
+                    raise ValueError(f'none of the bit pairs {pairs} is available to {g} '
+                                     f'(weights {groups[g][0].choices})')
+        self._bit_pairs = pairs
 
     def _unit_of(self, layer: str) -> str:
         best = max((u for u in self.units if layer == u or layer.startswith(u + '.')), key=len,
@@ -109,10 +137,31 @@ class JointSearchSpace:
 
     def sample_choices(self, kind: str = 'random') -> dict[str, Any]:
         """A choice per search group (``fixed`` ones held); ``kind``: random / max / min."""
-        return {**self.mutator.sample_choices(kind), **self.fixed}
+        choices = {**self.mutator.sample_choices(kind), **self.fixed}
+        if self._bit_pairs and kind == 'random':
+            # a random allowed pair per unit (tying a random pair would favour some pairs)
+            for g in self.bit_groups:
+                act = g[:-len('.weight_bits')] + '.act_bits'
+                if g.endswith('.weight_bits') and act in choices and g not in self.fixed:
+                    choices[g], choices[act] = random.choice(self._allowed_pairs(g))
+        return tie_bits(choices, self._bit_pairs)
+
+    def _allowed_pairs(self, weight_group: str) -> list[tuple[int, int]]:
+        groups = self.mutator.search_groups
+        acts = groups[weight_group[:-len('.weight_bits')] + '.act_bits'][0].choices
+        return [p for p in self._bit_pairs or () if p[0] in groups[weight_group][0].choices
+                and p[1] in acts]
+
+    def normalize(self, choices: Mapping[str, Any]) -> dict[str, Any]:
+        """``choices`` with every bit pair outside :attr:`bit_pairs` tied to one inside."""
+        return tie_bits(choices, self._bit_pairs)
+
+    def allows(self, choices: Mapping[str, Any]) -> bool:
+        """Whether ``choices`` (all groups or some, e.g. a unit's) hold only allowed pairs."""
+        return allows(choices, self._bit_pairs)
 
     def set_choices(self, choices: Mapping[str, Any]) -> None:
-        self.mutator.set_choices(choices)
+        self.mutator.set_choices(self.normalize(choices))
 
     @property
     def current_choices(self) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from razor_ext.fileio import atomic_write_bytes
 from razor_ext.quantization.fake_quantize import FakeQuantize
 from razor_ext.quantization.qdq_layout import requantize_rearranged_inputs
 from razor_ext.quantization.switches import fake_quants
+from razor_ext.quantization.verify_bound import requantization_envelope
 
 __all__ = ['export_onnx', 'fold_constant_quantize', 'lacks_vnni']
 
@@ -130,17 +131,21 @@ def lacks_vnni() -> bool:
 
 
 def _mismatch(path: Path, got: list[np.ndarray], flat: list[Tensor], steps: list[float], atol: float,
-              rtol: float) -> str | None:
-    """Why onnxruntime's outputs ``got`` are not within one output step of ``flat`` (None: they are)."""
+              rtol: float, envelopes: Sequence[float] = ()) -> str | None:
+    """Why onnxruntime's outputs ``got`` are not within the verification bound of ``flat``
+    (None: they are): one output step, or the requantization envelope where larger
+    (:mod:`razor_ext.quantization.verify_bound`), plus ``atol + rtol * |expected|``."""
     for i, (ort_out, ref_t, step) in enumerate(zip(got, flat, steps)):
         ref = ref_t.detach().cpu().numpy().astype(np.float64)
         if ort_out.shape != ref.shape:
             return f'{path}: output {i} has shape {ort_out.shape} in onnxruntime, {ref.shape} in PyTorch'
         diff = np.abs(ort_out.astype(np.float64) - ref)
-        bound = step * (1 + 1e-5) + atol + rtol * np.abs(ref)
+        envelope = envelopes[i] if i < len(envelopes) else 0.0
+        bound = max(step, envelope) * (1 + 1e-5) + atol + rtol * np.abs(ref)
         if (diff > bound).any():
             return (f'{path}: output {i} differs from the fake-quant model by up to '
-                    f'{diff.max():.3g} (> one output step {step:.3g} + atol {atol})')
+                    f'{diff.max():.3g} (> one output step {step:.3g}, or {envelope:.3g} where every '
+                    f'quantized activation is one code off, + atol {atol})')
     return None
 
 
@@ -153,8 +158,11 @@ def export_onnx(model: nn.Module, example_inputs: Tensor | Sequence[Tensor],
     ``scale``/``zero_point`` buffers the fake-quant model uses; the model's switches are restored
     afterwards. With ``verify=True`` onnxruntime (default session options) runs the example
     inputs and :class:`~razor_ext.export.OnnxVerificationError` is raised where an output differs
-    from the fake-quant model by more than one output quantization step plus
-    ``atol + rtol * |expected|``. The file is written atomically.
+    from the fake-quant model by more than one output quantization step, or, where larger, the
+    requantization envelope (how far the output moves when every quantized activation is one
+    code off: depth- and gain-aware, and defined for float heads after int8 layers; see
+    :mod:`razor_ext.quantization.verify_bound`), plus ``atol + rtol * |expected|``. The file is
+    written atomically.
 
     Args:
         model: a prepared, calibrated model.
@@ -195,13 +203,15 @@ def export_onnx(model: nn.Module, example_inputs: Tensor | Sequence[Tensor],
                 expected = model(*inputs)
             flat = list(expected) if isinstance(expected, (list, tuple)) else [expected]
             steps = _output_steps(model, len(flat))
-            problem = _mismatch(path, onnxruntime_outputs(path, inputs), flat, steps, atol, rtol)
+            envelopes = requantization_envelope(model, inputs)
+            problem = _mismatch(path, onnxruntime_outputs(path, inputs), flat, steps, atol, rtol,
+                                envelopes)
             if problem is not None and lacks_vnni():
                 # x86 without VNNI: onnxruntime's u8s8 kernels sum int16 pairs and can saturate.
                 # The file is right if onnxruntime without graph optimizations (DQ -> float op,
                 # exact) matches; then the kernel drifts, which the user should hear, not fail on.
                 plain = onnxruntime_outputs(path, inputs, graph_optimizations=False)
-                if _mismatch(path, plain, flat, steps, atol, rtol) is None:
+                if _mismatch(path, plain, flat, steps, atol, rtol, envelopes) is None:
                     warnings.warn(f'{problem}; the file itself matches (onnxruntime without graph '
                                   "optimizations): this CPU has no VNNI, where onnxruntime's u8s8 "
                                   "int8 kernels can saturate. For onnxruntime on this CPU use the "

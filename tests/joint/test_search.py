@@ -12,8 +12,8 @@ import torch
 from razor_ext.architectures import SearchableSlimNet
 from razor_ext.estimators import LatencyTable
 from razor_ext.export import onnxruntime_outputs
-from razor_ext.joint import (JointCompression, build_latency_table, calibrate_supernet,
-                             check_prediction, search_compression)
+from razor_ext.joint import (JointCompression, bit_pairs_for, build_latency_table,
+                             calibrate_supernet, check_prediction, search_compression)
 from razor_ext.registry import MODELS
 
 FULL = os.environ.get('RAZOR_EXT_FULL_TESTS') == '1'
@@ -112,13 +112,14 @@ def test_algorithm_builds_from_config():
     assert np.isfinite(log['max_subnet.loss']) and 'min_subnet.loss_kd' in log
 
 
-def _prediction_space(widths, batch, hw, act_bits=(8, 16)):
+def _prediction_space(widths, batch, hw, act_bits=(8, 16), runtime='onnxruntime'):
     torch.manual_seed(0)
     algo = JointCompression(SearchableSlimNet(stem_channels=16, widths=widths, strides=(2, 1)),
                             input_shape=(batch, 1, hw, hw), weight_bits=(8, 16), act_bits=act_bits)
     calib = [torch.rand(batch, 1, hw, hw)]
     calibrate_supernet(algo, calib)
     algo.space.example_inputs = torch.rand(batch, 1, hw, hw)
+    algo.space.bit_pairs = bit_pairs_for(runtime)  # the space search_compression searches there
     return algo.space, calib
 
 
@@ -132,17 +133,15 @@ def test_latency_table_predicts_whole_model_latency():
 
 
 @pytest.mark.skipif(not FULL, reason='timing check of the latency table: RAZOR_EXT_FULL_TESTS=1')
-@pytest.mark.parametrize('runtime', [
-    'onnxruntime',
-    # known: OpenVINO's per-inference cost and cross-unit fusions dominate sub-ms models, and the
-    # per-unit sum overestimates whole subnets several-fold (README, joint search)
-    pytest.param('openvino', marks=pytest.mark.xfail(reason='per-unit OpenVINO table mispredicts '
-                                                            'sub-ms models', strict=False))])
+@pytest.mark.parametrize('runtime', ['onnxruntime', 'openvino'])
 def test_latency_table_prediction_within_20_percent(runtime):
+    # each runtime's default unit timing: units alone in onnxruntime, by what they add to the
+    # chain before them in OpenVINO (its fusions and output reorders); minimum of the runs
     if runtime == 'openvino':
         pytest.importorskip('openvino', reason='OpenVINO is optional (pip install openvino)')
-    space, calib = _prediction_space(((32, 64), (64, 128)), 8, 28)
-    table = build_latency_table(space, calib, runtime, repeats=100, warmup=20)
-    check = check_prediction(space, table, calib, num_subnets=6, repeats=100, warmup=20)
+    space, calib = _prediction_space(((32, 64), (64, 128)), 8, 28, runtime=runtime)
+    # minimum of 300 runs per file: robust to other processes on a shared host
+    table = build_latency_table(space, calib, runtime, repeats=300, warmup=20)
+    check = check_prediction(space, table, calib, num_subnets=6, repeats=300, warmup=20)
     print(runtime, check)
     assert check.mean_error <= 0.2, check
