@@ -183,6 +183,7 @@ class ChannelAnalyzer:
             raise TypeError(f'the forward returned no tensor ({type(out).__name__})')
         for path, t in outs:
             prop.block_tensor(t, f'reaches the model output {path}')
+        prop.finish_slices()
         analysis = _build(table, table.resolve(), tracer, prop.ops_seen)
         final = analysis.final_of
         analysis.module_outputs = {
