@@ -76,6 +76,31 @@ def gather_state(model: nn.Module, plan: Plan) -> None:
                 m._buffers[n] = replaced[id(b)]
 
 
+# Linears (and 1x1 convs) this large are cut block by block: an LLM's projections.
+_BLOCKED_NUMEL = 1 << 20
+_BLOCK_BYTES = 1 << 20
+
+
+def _blocked_gather(t: Tensor, rows: np.ndarray, cols: np.ndarray) -> Tensor:
+    """``t[rows][:, cols]`` written straight into the one new tensor, a block of kept rows at a
+    time. Gathering whole dims one after the other would allocate a half-pruned copy of the
+    weight first: fresh memory, whose page faults cost more than the copying (a clone of a
+    weight is mostly page faults); a block is small and its memory is reused."""
+    r = torch.from_numpy(np.ascontiguousarray(rows, np.int64)).to(t.device)
+    c = torch.from_numpy(np.ascontiguousarray(cols, np.int64)).to(t.device)
+    out = torch.empty((len(r), len(c), *t.shape[2:]), dtype=t.dtype, device=t.device)
+    step = max(1, _BLOCK_BYTES // max(1, t[0].numel() * t.element_size()))
+    # The registered op straight to its kernel (nothing to record, indices are in range): its
+    # Python wrapper and autograd layer would cost more than the copies of a block.
+    gather = torch.ops.razor_ext.channel_gather
+    with torch.no_grad(), torch._C._AutoDispatchBelowAutograd():
+        for i in range(0, len(r), step):
+            (block,) = gather([t], r[i:i + step], [0])
+            # into the new tensor's rows: no second block and copy
+            torch.index_select(block, 1, c, out=out[i:i + step])
+    return out
+
+
 def _merged_gather(t: Tensor, dims: Sequence[tuple[int, np.ndarray]]) -> Tensor | None:
     """Both channel dims of a weight pruned (conv/linear in and out): one gather of the kept
     (out, in) pairs over the merged dims, so only the kept bytes move, instead of a gather
@@ -84,7 +109,11 @@ def _merged_gather(t: Tensor, dims: Sequence[tuple[int, np.ndarray]]) -> Tensor 
         return None
     (d0, k0), (d1, k1) = sorted(dims, key=lambda p: p[0])
     inner_bytes = t[0, 0].numel() * t.element_size() if t.dim() >= 2 else 0
-    if d1 != d0 + 1 or d0 != 0 or inner_bytes < 16:
+    if d1 != d0 + 1 or d0 != 0:
+        return None
+    if inner_bytes < 16 and t.numel() >= _BLOCKED_NUMEL:
+        return _blocked_gather(t, k0, k1)
+    if inner_bytes < 16:
         # Rows shorter than 16 bytes (1x1 convs, linears) copy faster as two row gathers.
         return None
     c0, c1 = t.shape[d0], t.shape[d1]

@@ -1,0 +1,42 @@
+"""Physical removal of large linears (LLM projections): both channel dims are cut block by block
+straight into the new tensor; the result must equal two index_selects, whatever the block
+boundaries, dtype or trailing dims."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from razor_ext.pruning import removal
+from razor_ext.pruning.removal import gather_state
+
+
+def _keep(n: int, k: int, seed: int) -> np.ndarray:
+    return np.sort(np.random.default_rng(seed).permutation(n)[:k])
+
+
+@pytest.mark.parametrize('shape,dtype', [((1100, 1000), torch.float32),
+                                         ((1030, 1100, 1, 1), torch.float32),
+                                         ((1200, 900), torch.bfloat16)])
+def test_blocked_gather_equals_index_select(shape, dtype, monkeypatch):
+    # Small blocks (a few rows each, the last one partial) to cross many block boundaries.
+    monkeypatch.setattr(removal, '_BLOCK_BYTES', 7 * shape[1] * 4 + 3)
+    t = torch.randn(shape).to(dtype)
+    rows, cols = _keep(shape[0], shape[0] // 2 + 1, 0), _keep(shape[1], shape[1] // 3, 1)
+    assert t.numel() >= removal._BLOCKED_NUMEL
+    out = removal._merged_gather(t, [(1, cols), (0, rows)])
+    want = t.index_select(0, torch.from_numpy(rows)).index_select(1, torch.from_numpy(cols))
+    assert out.is_contiguous() and out.dtype == dtype
+    assert torch.equal(out, want)
+
+
+def test_gather_state_prunes_a_large_linear_like_a_small_one():
+    torch.manual_seed(0)
+    big = nn.Linear(1024, 1100)
+    rows, cols = _keep(1100, 550, 2), _keep(1024, 512, 3)
+    w, b = big.weight.detach().clone(), big.bias.detach().clone()
+    gather_state(big, {'weight': [(1, cols), (0, rows)], 'bias': [(0, rows)]})
+    assert big.weight.shape == (550, 512) and isinstance(big.weight, nn.Parameter)
+    assert torch.equal(big.weight, w[torch.from_numpy(rows)][:, torch.from_numpy(cols)])
+    assert torch.equal(big.bias, b[torch.from_numpy(rows)])
