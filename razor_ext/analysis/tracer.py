@@ -42,6 +42,7 @@ class FunctionRecorder(TorchFunctionMode):
             name = getattr(func, '__name__', '')
             if name in _SAME_SHAPE and margs and isinstance(margs[0], Tensor) and (
                     name not in _FLOAT_ONLY or margs[0].is_floating_point()) and \
+                    not margs[0].is_complex() and \
                     mkwargs.get('dtype') is None and not any(isinstance(a, torch.dtype)
                                                              for a in margs[1:]):
                 # Norms and activations keep the shape; their meta kernels are Python
