@@ -3,6 +3,7 @@ size attributes so the model's own code (reshapes to heads, KV caches) keeps wor
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -39,11 +40,17 @@ def gather_state(model: nn.Module, plan: Plan) -> None:
     # output rows) and the second, element by element, reads only those: 0.36x the CPU time
     # of a clone for a Llama layer's linears, against 0.62x the other way round.
     plan = {k: sorted(v, key=lambda p: p[0]) for k, v in plan.items()}
+    blocked = []
     for key, dims in list(plan.items()):
+        if _blocked_fits(current[key], dims):
+            blocked.append((key, current[key], dims[0][1], dims[1][1]))
+            del plan[key]
+            continue
         merged = _merged_gather(current[key], dims)
         if merged is not None:
             current[key] = merged
             del plan[key]
+    current.update(_gather_blocked(blocked))
     rounds = max((len(v) for v in plan.values()), default=0)
     for r in range(rounds):
         batches: dict[bytes, list[tuple[str, int]]] = {}
@@ -101,6 +108,33 @@ def _blocked_gather(t: Tensor, rows: np.ndarray, cols: np.ndarray) -> Tensor:
     return out
 
 
+def _blocked_fits(t: Tensor, dims: Sequence[tuple[int, np.ndarray]]) -> bool:
+    """A large contiguous linear (or 1x1 conv) whose dims 0 and 1 both shrink."""
+    if len(dims) != 2 or t.dim() < 2 or not t.is_contiguous() or t.numel() < _BLOCKED_NUMEL:
+        return False
+    return [d for d, _ in dims] == [0, 1] and t[0, 0].numel() * t.element_size() < 16
+
+
+def _gather_blocked(items: list[tuple[str, Tensor, np.ndarray, np.ndarray]]
+                    ) -> dict[str, Tensor]:
+    """:func:`_blocked_gather` of every item, the tensors shared among ``get_num_threads()``
+    Python threads each running its kernels on one thread. One OpenMP region per block would
+    cost a barrier per block, and on a host whose cores other jobs hold, each barrier spins
+    for milliseconds (a 0.85 B Llama took 6x a deepcopy that way under load); torch's kernels
+    release the GIL, so the threads copy in parallel without any barrier."""
+    workers = min(torch.get_num_threads(), len(items))
+    if workers <= 1 or any(t.device.type != 'cpu' for _, t, _, _ in items):
+        return {k: _blocked_gather(t, r, c) for k, t, r, c in items}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # read by each new thread at its first parallel region
+    try:
+        with ThreadPoolExecutor(workers) as pool:
+            outs = list(pool.map(lambda item: _blocked_gather(*item[1:]), items))
+    finally:
+        torch.set_num_threads(threads)
+    return {k: o for (k, _, _, _), o in zip(items, outs)}
+
+
 def _merged_gather(t: Tensor, dims: Sequence[tuple[int, np.ndarray]]) -> Tensor | None:
     """Both channel dims of a weight pruned (conv/linear in and out): one gather of the kept
     (out, in) pairs over the merged dims, so only the kept bytes move, instead of a gather
@@ -114,7 +148,7 @@ def _merged_gather(t: Tensor, dims: Sequence[tuple[int, np.ndarray]]) -> Tensor 
     if inner_bytes < 16 and t.numel() >= _BLOCKED_NUMEL:
         return _blocked_gather(t, k0, k1)
     if inner_bytes < 16:
-        # Rows shorter than 16 bytes (1x1 convs, linears) copy faster as two row gathers.
+        # Rows shorter than 16 bytes (1x1 convs, small linears) copy faster as two row gathers.
         return None
     c0, c1 = t.shape[d0], t.shape[d1]
     flat = (np.asarray(k0, np.int64)[:, None] * c1 + np.asarray(k1, np.int64)[None, :]).reshape(-1)

@@ -147,3 +147,32 @@ def test_phi3_uniform_prune_saves_and_loads_with_plain_from_pretrained(kv_heads,
     loaded = T.Phi3ForCausalLM.from_pretrained(tmp_path).eval()
     with torch.no_grad():
         torch.testing.assert_close(loaded(ids).logits, pruned(ids).logits, rtol=0, atol=0)
+
+
+class _SlicedGLU(nn.Module):
+    """GLU cut by slices at half the width read from the tensor (not by ``chunk``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.up, self.down = nn.Linear(8, 24), nn.Linear(12, 8)
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = self.up(x)
+        n = h.shape[-1] // 2
+        return x + self.down(h[..., :n] * torch.sigmoid(h[..., n:]))
+
+
+def test_halves_of_a_read_width_lose_the_same_channel_like_chunk():
+    torch.manual_seed(0)
+    model, x = _SlicedGLU().eval(), torch.randn(4, 8)
+    unit = [u for u in analyze(model, x).prunable_units if u.name.startswith('up')]
+    assert len(unit) == 1 and unit[0].num_atoms == 12 and unit[0].divisor == 2
+    pruned = prune(model, x, ratio=0.5)
+    assert pruned.up.out_features == 12 and pruned.down.in_features == 6
+    kept = dict(pruned._razor_pruning_recipe['tensors'])['down.weight']
+    (_, cols), = [d for d in kept if d[0] == 1]
+    ref = copy.deepcopy(model)
+    with torch.no_grad():
+        gone = torch.from_numpy(np.setdiff1d(np.arange(12), cols))
+        ref.down.weight[:, gone] = 0
+        torch.testing.assert_close(pruned(x), ref(x), rtol=1e-5, atol=1e-6)

@@ -40,3 +40,23 @@ def test_gather_state_prunes_a_large_linear_like_a_small_one():
     assert big.weight.shape == (550, 512) and isinstance(big.weight, nn.Parameter)
     assert torch.equal(big.weight, w[torch.from_numpy(rows)][:, torch.from_numpy(cols)])
     assert torch.equal(big.bias, b[torch.from_numpy(rows)])
+
+
+def test_several_large_linears_are_cut_in_threads_and_the_thread_count_is_restored():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(1024, 1040), nn.Linear(1040, 1100, bias=False))
+    plan = {'0.weight': [(0, _keep(1040, 520, 4)), (1, _keep(1024, 500, 5))],
+            '1.weight': [(1, _keep(1040, 520, 4)), (0, _keep(1100, 600, 6))]}
+    want = {k: model.get_parameter(k).detach()[torch.from_numpy(d[0][1]) if d[0][0] == 0
+                                               else torch.from_numpy(d[1][1])]
+            [:, torch.from_numpy(d[1][1] if d[1][0] == 1 else d[0][1])]
+            for k, d in plan.items()}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        gather_state(model, plan)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(threads)
+    for k, w in want.items():
+        assert torch.equal(model.get_parameter(k), w)
