@@ -1,6 +1,6 @@
 """Physical removal of large linears (LLM projections): both channel dims are cut block by block
 straight into the new tensor; the result must equal two index_selects, whatever the block
-boundaries, dtype or trailing dims."""
+boundaries or dtype; convs keep the batched gathers."""
 from __future__ import annotations
 
 import numpy as np
@@ -17,7 +17,7 @@ def _keep(n: int, k: int, seed: int) -> np.ndarray:
 
 
 @pytest.mark.parametrize('shape,dtype', [((1100, 1000), torch.float32),
-                                         ((1030, 1100, 1, 1), torch.float32),
+                                         ((1030, 1100), torch.float64),
                                          ((1200, 900), torch.bfloat16)])
 def test_blocked_gather_equals_index_select(shape, dtype, monkeypatch):
     # Small blocks (a few rows each, the last one partial) to cross many block boundaries.
@@ -25,7 +25,9 @@ def test_blocked_gather_equals_index_select(shape, dtype, monkeypatch):
     t = torch.randn(shape).to(dtype)
     rows, cols = _keep(shape[0], shape[0] // 2 + 1, 0), _keep(shape[1], shape[1] // 3, 1)
     assert t.numel() >= removal._BLOCKED_NUMEL
-    out = removal._merged_gather(t, [(1, cols), (0, rows)])
+    dims = sorted([(1, cols), (0, rows)], key=lambda p: p[0])
+    assert removal._blocked_fits(t, dims)
+    out = removal._merged_gather(t, dims)
     want = t.index_select(0, torch.from_numpy(rows)).index_select(1, torch.from_numpy(cols))
     assert out.is_contiguous() and out.dtype == dtype
     assert torch.equal(out, want)
@@ -60,3 +62,8 @@ def test_several_large_linears_are_cut_in_threads_and_the_thread_count_is_restor
         torch.set_num_threads(threads)
     for k, w in want.items():
         assert torch.equal(model.get_parameter(k), w)
+
+
+def test_convs_keep_the_batched_gathers():
+    w = torch.randn(1030, 1100, 1, 1)
+    assert not removal._blocked_fits(w, [(0, _keep(1030, 500, 0)), (1, _keep(1100, 500, 1))])
