@@ -9,6 +9,7 @@ from torch import Tensor
 
 from razor_ext.analysis import Analysis
 from razor_ext.ops import channel_norms
+from razor_ext.pruning.threaded import map_in_threads
 
 CRITERIA = ('l1', 'l2', 'bn_scale', 'random', 'fpgm', 'taylor')
 
@@ -35,12 +36,27 @@ def norm_importance(analysis: Analysis, state: Mapping[str, Tensor], p: int,
         if wanted is not None and not wanted[fa].any():
             continue
         groups.setdefault(fa.tobytes() + str(t.dtype).encode(), []).append(i)
-    for members in groups.values():
-        tensors = [state[analysis.positions[i].key].detach() for i in members]
-        dims = [analysis.positions[i].dim for i in members]
-        norms = channel_norms(tensors, dims, p=p).double().numpy()
-        _scatter(scores, analysis.final[members[0]], norms)
+    jobs = [([state[analysis.positions[i].key].detach() for i in members],
+             [analysis.positions[i].dim for i in members]) for members in groups.values()]
+    sizes = [sum(t.numel() for t in ts) for ts, _ in jobs]
+
+    def norms(job: tuple[list[Tensor], list[int]]) -> np.ndarray:
+        return channel_norms(job[0], job[1], p=p).double().numpy()
+
+    if sum(sizes) >= _THREADED_NUMEL and all(t.device.type == 'cpu' for ts, _ in jobs
+                                              for t in ts):
+        # An LLM: its groups spread over threads (see razor_ext.pruning.threaded); a group's
+        # result does not depend on which thread computed it.
+        results = map_in_threads(norms, jobs, sizes)
+    else:
+        results = [norms(job) for job in jobs]
+    for members, values in zip(groups.values(), results):
+        _scatter(scores, analysis.final[members[0]], values)
     return scores
+
+
+# Models with at least this many weights to score spread their norm groups over threads.
+_THREADED_NUMEL = 256 << 20
 
 
 def _prunable_atoms(analysis: Analysis) -> np.ndarray:

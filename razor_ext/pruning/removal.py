@@ -3,7 +3,6 @@ size attributes so the model's own code (reshapes to heads, KV caches) keeps wor
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -12,6 +11,7 @@ from torch import Tensor, nn
 
 from razor_ext.ops import channel_gather
 from razor_ext.pruning.attention import adapt_attention
+from razor_ext.pruning.threaded import map_in_threads
 
 # Kept indices per tensor: state-dict name -> [(dim, kept indices)]
 Plan = Mapping[str, Sequence[tuple[int, np.ndarray]]]
@@ -118,21 +118,12 @@ def _blocked_fits(t: Tensor, dims: Sequence[tuple[int, np.ndarray]]) -> bool:
 
 def _gather_blocked(items: list[tuple[str, Tensor, np.ndarray, np.ndarray]]
                     ) -> dict[str, Tensor]:
-    """:func:`_blocked_gather` of every item, the tensors shared among ``get_num_threads()``
-    Python threads each running its kernels on one thread. One OpenMP region per block would
-    cost a barrier per block, and on a host whose cores other jobs hold, each barrier spins
-    for milliseconds (a 0.85 B Llama took 6x a deepcopy that way under load); torch's kernels
-    release the GIL, so the threads copy in parallel without any barrier."""
-    workers = min(torch.get_num_threads(), len(items))
-    if workers <= 1 or any(t.device.type != 'cpu' for _, t, _, _ in items):
+    """:func:`_blocked_gather` of every item, shared among Python threads (one OpenMP region
+    per block would cost a barrier per block: see :mod:`razor_ext.pruning.threaded`)."""
+    if any(t.device.type != 'cpu' for _, t, _, _ in items):
         return {k: _blocked_gather(t, r, c) for k, t, r, c in items}
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # read by each new thread at its first parallel region
-    try:
-        with ThreadPoolExecutor(workers) as pool:
-            outs = list(pool.map(lambda item: _blocked_gather(*item[1:]), items))
-    finally:
-        torch.set_num_threads(threads)
+    outs = map_in_threads(lambda item: _blocked_gather(*item[1:]), items,
+                          [t.numel() for _, t, _, _ in items])
     return {k: o for (k, _, _, _), o in zip(items, outs)}
 
 
