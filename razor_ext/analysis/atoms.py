@@ -138,7 +138,7 @@ class AtomTable:
                 claimed = own >= 0
                 # An element claimed by two owners ties them together.
                 prev = owner[e[claimed]]
-                conflict = (prev != np.arange(self.n)[e[claimed]]) & (prev != own[claimed])
+                conflict = (prev != e[claimed]) & (prev != own[claimed])
                 if conflict.any():
                     new_a.append(prev[conflict])
                     new_b.append(own[claimed][conflict])
@@ -171,9 +171,14 @@ class AtomTable:
                 break
             final = nxt
         blocked: dict[int, str] = {}
-        for atoms, reason in self._blocks:
-            for a in np.unique(final[atoms]).tolist():
-                blocked.setdefault(a, reason)
+        if self._blocks:
+            # The first block naming each final atom gives its reason (one vectorised pass: an
+            # LLM's vocabulary alone is 32000 blocked atoms).
+            allf = np.concatenate([final[atoms] for atoms, _ in self._blocks])
+            which = np.repeat(np.arange(len(self._blocks)), [a.size for a, _ in self._blocks])
+            uniq, first = np.unique(allf, return_index=True)
+            reasons = np.array([r for _, r in self._blocks], dtype=object)
+            blocked = dict(zip(uniq.tolist(), reasons[which[first]].tolist()))
         notes = []
         for p in self.products:
             if p.prefer != 'outer' or len(p.axes) < 2:

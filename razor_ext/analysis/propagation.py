@@ -18,6 +18,7 @@ from razor_ext.analysis.atoms import AtomTable, Position
 from razor_ext.analysis.layer_rules import LayerRules
 from razor_ext.analysis.shape_rules import Labels, ShapeRules, norm_dim
 from razor_ext.analysis.sizes import SizeRules
+from razor_ext.analysis.slices import SliceRules
 
 _UNARY = {
     'relu', 'relu_', 'relu6', 'gelu', 'silu', 'silu_', 'sigmoid', 'sigmoid_', 'tanh', 'tanh_',
@@ -65,7 +66,7 @@ def _tensors(obj: Any) -> list[Tensor]:
     return []
 
 
-class Propagator(ShapeRules, LayerRules, SizeRules):
+class Propagator(ShapeRules, LayerRules, SizeRules, SliceRules):
     """Holds the labels of the tensors of one forward and applies the op rules to them."""
 
     def __init__(self, names: dict[int, str], buffers: set[int], table: AtomTable,
@@ -77,6 +78,7 @@ class Propagator(ShapeRules, LayerRules, SizeRules):
         self._param_dims: dict[tuple[int, int], np.ndarray] = {}
         self.ops_seen = 0
         self.init_sizes(model)  # model None: size attributes are not looked for
+        self.init_slices()
 
     # ------------------------------------------------------------------ labels
     def state_atoms(self, t: Tensor, dim: int, role: str, module: str) -> np.ndarray:

@@ -254,11 +254,12 @@ class ShapeRules:
             elif isinstance(i, slice):
                 if lab[d] is not None:
                     r = range(x.shape[d])[i]
-                    sliced = lab[d][r.start:r.stop:r.step] if len(r) else lab[d][:0]
-                    if len(sliced) != x.shape[d]:
-                        # A slice at fixed offsets (rotate_half's halves) is fine only if the
-                        # sliced channels stay whole: the offsets would move otherwise.
-                        self.table.block(lab[d], f'op {where} slices a channel dim at fixed offsets')
+                    if len(r) != x.shape[d]:
+                        # At fixed offsets: judged with the other slices of the dim once the
+                        # trace ends (see razor_ext.analysis.slices).
+                        sliced = self.record_slice(lab[d], r, where, module)
+                    else:
+                        sliced = lab[d][r.start:r.stop:r.step]
                     res.append(sliced)
                 else:
                     res.append(None)

@@ -34,6 +34,7 @@ class SizeBinding:
     attr: str
     labels: np.ndarray
     where: str
+    scale: int = 1  # the attribute times ``scale`` is the size (heads x head_dim)
 
 
 def _ints(seq: Any) -> list | None:
@@ -195,6 +196,11 @@ class SizeRules:
             return True  # self.num_heads * self.head_dim: both attributes follow pruning
         return any(r % a == 0 and r // a == size or r * a == size for r in reads for a in attrs)
 
+    def bind_scaled(self, owner: str, attr: str, lab: np.ndarray, where: str, scale: int) -> None:
+        """Bind ``attr`` of ``owner`` to ``size(lab) / scale`` (a head count of a fused
+        projection's slice, see :mod:`razor_ext.analysis.slices`)."""
+        self.size_bindings.append(SizeBinding(owner, attr, lab, where, scale))
+
     def _bind(self, owner: str, attr: str, lab: np.ndarray, where: str, tie: bool) -> None:
         prev = self._bound.get((owner, attr))
         if prev is None:
@@ -219,8 +225,11 @@ def kept_count(final_labels: np.ndarray, removed: np.ndarray) -> int:
 
 def binding_values(bindings: Sequence[SizeBinding], final: Any, removed: np.ndarray
                    ) -> dict[tuple[str, str], set[int]]:
-    """New value(s) of every bound attribute; ``final`` maps raw atoms to final atoms."""
+    """New value(s) of every bound attribute; ``final`` maps raw atoms to final atoms; -1 where
+    a scaled binding's kept size is not a multiple of its scale."""
     out: dict[tuple[str, str], set[int]] = {}
     for b in bindings:
-        out.setdefault((b.owner, b.attr), set()).add(kept_count(final(b.labels), removed))
+        kept = kept_count(final(b.labels), removed)
+        value = kept // b.scale if kept % b.scale == 0 else -1
+        out.setdefault((b.owner, b.attr), set()).add(value)
     return out

@@ -40,7 +40,11 @@ class FunctionRecorder(TorchFunctionMode):
             margs = _meta_args(args)
             mkwargs = {k: _meta_args(v) for k, v in kwargs.items()} if kwargs else kwargs
             name = getattr(func, '__name__', '')
-            if name in _SAME_SHAPE and margs and isinstance(margs[0], Tensor):
+            if name in _SAME_SHAPE and margs and isinstance(margs[0], Tensor) and (
+                    name not in _FLOAT_ONLY or margs[0].is_floating_point()) and \
+                    not margs[0].is_complex() and \
+                    mkwargs.get('dtype') is None and not any(isinstance(a, torch.dtype)
+                                                             for a in margs[1:]):
                 # Norms and activations keep the shape; their meta kernels are Python
                 # decompositions costing ~10 ms a call, more than the whole rest of the trace.
                 inplace = name.endswith('_') or mkwargs.get('inplace') is True or (
@@ -59,13 +63,17 @@ class FunctionRecorder(TorchFunctionMode):
 _SAME_SHAPE = frozenset({
     'batch_norm', 'layer_norm', 'group_norm', 'rms_norm', 'instance_norm', 'relu', 'relu_',
     'relu6', 'gelu', 'silu', 'hardswish', 'hardsigmoid', 'sigmoid', 'tanh', 'dropout', 'elu',
-    'leaky_relu', 'hardtanh', 'mish', 'softplus'})
+    'leaky_relu', 'hardtanh', 'mish', 'softplus', 'neg', '__neg__', 'rsqrt', 'sqrt', 'exp',
+    'sin', 'cos', 'abs', 'reciprocal', 'square', 'erf', 'softmax', 'log_softmax'})
+# Same shape and dtype only for floating inputs (sin of an int tensor is float).
+_FLOAT_ONLY = frozenset({'rsqrt', 'sqrt', 'exp', 'sin', 'cos', 'reciprocal', 'erf', 'softmax',
+                         'log_softmax', 'gelu', 'silu', 'sigmoid', 'tanh', 'softplus', 'mish'})
 _INPLACE_ARG = frozenset({'relu', 'relu6', 'silu', 'hardswish', 'hardsigmoid', 'dropout', 'elu',
                           'leaky_relu', 'hardtanh', 'mish'})
 
 
 _BINARY = frozenset({'add', 'sub', 'mul', 'div', '__add__', '__radd__', '__sub__', '__rsub__',
-                     '__mul__', '__rmul__', '__truediv__', '__rtruediv__'})
+                     '__mul__', '__rmul__', '__truediv__', '__rtruediv__', 'pow', '__pow__'})
 _BINARY_INPLACE = frozenset({'add_', 'sub_', 'mul_', 'div_', '__iadd__', '__isub__', '__imul__',
                              '__itruediv__'})
 
@@ -85,7 +93,10 @@ def _shape_only(name: str, args: tuple, kwargs: dict) -> Tensor | None:
                 shape = _broadcast(tuple(a.shape), tuple(b.shape))
                 if shape is None:
                     return None
-            elif isinstance(b, (int, float)):
+            elif isinstance(b, (int, float)) and not isinstance(b, bool):
+                if name in ('pow', '__pow__') and not (a.is_floating_point() and
+                                                      isinstance(b, int)):
+                    return None
                 shape = a.shape
             else:
                 return None
@@ -98,6 +109,10 @@ def _shape_only(name: str, args: tuple, kwargs: dict) -> Tensor | None:
             if w.dim() != 2 or x.shape[-1] != w.shape[1]:
                 return None  # the op's own kernel raises the shape error
             return _empty(like=x, shape=(*x.shape[:-1], w.shape[0]))
+        if name == 'scaled_dot_product_attention':
+            return _sdpa_shape(args, kwargs)
+        if name in ('cat', 'concat', 'concatenate'):
+            return _cat_shape(args, kwargs)
         if name in ('conv1d', 'conv2d', 'conv3d') and not kwargs:
             x, w = args[0], args[1]
             nd = w.dim() - 2
@@ -147,6 +162,40 @@ def _shape_only(name: str, args: tuple, kwargs: dict) -> Tensor | None:
     except (TypeError, ValueError, RuntimeError, IndexError, KeyError):
         return None
     return None
+
+
+def _sdpa_shape(args: tuple, kwargs: dict) -> Tensor | None:
+    # (..., L, E) x (..., S, E) x (..., S, Ev) -> (..., L, Ev); its meta kernel is a Python
+    # decomposition costing ~15 ms a call, a quarter of a Llama trace.
+    if len(args) < 3 or not all(isinstance(t, Tensor) for t in args[:3]):
+        return None
+    q, k, v = args[:3]
+    if q.dim() < 2 or k.dim() != q.dim() or v.dim() != q.dim() or q.shape[-1] != k.shape[-1] \
+            or k.shape[-2] != v.shape[-2] or q.dtype != k.dtype or q.dtype != v.dtype \
+            or set(kwargs) - {'attn_mask', 'dropout_p', 'is_causal', 'scale', 'enable_gqa'}:
+        return None
+    for a, b in zip(q.shape[:-2], k.shape[:-2]):
+        if a != b and not (kwargs.get('enable_gqa') and b and a % b == 0):
+            return None
+    return _empty((*q.shape[:-1], v.shape[-1]), q)
+
+
+def _cat_shape(args: tuple, kwargs: dict) -> Tensor | None:
+    ts = args[0] if args else kwargs.get('tensors')
+    dim = args[1] if len(args) > 1 else kwargs.get('dim', 0)
+    if not isinstance(ts, (list, tuple)) or not ts or not isinstance(dim, int) \
+            or set(kwargs) - {'tensors', 'dim'} or not all(isinstance(t, Tensor) for t in ts):
+        return None
+    ts = [t for t in ts if not (t.dim() == 1 and t.numel() == 0)]
+    if not ts or len({t.dim() for t in ts}) != 1 or len({t.dtype for t in ts}) != 1:
+        return None
+    d = dim % ts[0].dim()
+    shape = list(ts[0].shape)
+    for t in ts[1:]:
+        if any(a != b for i, (a, b) in enumerate(zip(shape, t.shape)) if i != d):
+            return None
+        shape[d] += t.shape[d]
+    return _empty(shape, ts[0])
 
 
 def _broadcast(a: tuple, b: tuple) -> tuple | None:

@@ -38,6 +38,8 @@ def size_changes(model: nn.Module, analysis: Analysis, removed: np.ndarray) -> l
                 continue
         current = getattr(target, attr, None)
         changed = values - {current}
+        if -1 in values:
+            continue  # a head count that is no whole number: the check finds the module
         if len(changed) == 1 and (owner != 'config' or len(values) == 1):
             out.append((owner, attr, next(iter(changed))))
     return out
@@ -66,8 +68,21 @@ def involved_units(analysis: Analysis, removed: np.ndarray, error: PruningCheckE
         for lab in labels:
             if lab is not None:
                 out_atoms.update(lab[lab >= 0].tolist())
-    hit = [u for u in units if _touches(u, analysis, module, out_atoms)]
-    return hit or units
+    hit = [u for u in units if _touches(u, analysis, module, out_atoms)] or units
+    # A fused projection cut at offsets bound to head counts is the least certain binding (the
+    # offsets may be literals of the same value): keep it whole first, not its neighbours.
+    sliced = _sliced_atoms(analysis)
+    suspects = [u for u in hit if sliced.intersection(u.atoms.tolist())]
+    return suspects or hit
+
+
+def _sliced_atoms(analysis: Analysis) -> set[int]:
+    out: set[int] = set()
+    for b in analysis.size_bindings:
+        if b.scale != 1:
+            fa = analysis.final_of(b.labels)
+            out.update(fa[fa >= 0].tolist())
+    return out
 
 
 def peers(units: list[ChannelUnit], every: list[ChannelUnit]) -> list[ChannelUnit]:

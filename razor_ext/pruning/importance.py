@@ -9,6 +9,7 @@ from torch import Tensor
 
 from razor_ext.analysis import Analysis
 from razor_ext.ops import channel_norms
+from razor_ext.pruning.threaded import map_in_threads
 
 CRITERIA = ('l1', 'l2', 'bn_scale', 'random', 'fpgm', 'taylor')
 
@@ -17,10 +18,14 @@ def _scatter(scores: np.ndarray, atoms: np.ndarray, values: np.ndarray) -> None:
     np.add.at(scores, atoms, values)
 
 
-def norm_importance(analysis: Analysis, state: Mapping[str, Tensor], p: int) -> np.ndarray:
+def norm_importance(analysis: Analysis, state: Mapping[str, Tensor], p: int,
+                    prunable_only: bool = False) -> np.ndarray:
     """``scores[atom]`` = sum over every coupled parameter of the channel's Lp norm, computed with
-    one :func:`razor_ext.ops.channel_norms` call per group of tensors that share an atom layout."""
+    one :func:`razor_ext.ops.channel_norms` call per group of tensors that share an atom layout.
+    ``prunable_only``: atoms of units that cannot be pruned score 0 (their tensors are not read:
+    an LLM's output head alone is 0.26 GB)."""
     scores = np.zeros(analysis.resolved.final.size, np.float64)
+    wanted = _prunable_atoms(analysis) if prunable_only else None
     groups: dict[bytes, list[int]] = {}
     for i, (pos, fa) in enumerate(zip(analysis.positions, analysis.final)):
         t = state.get(pos.key)
@@ -28,13 +33,38 @@ def norm_importance(analysis: Analysis, state: Mapping[str, Tensor], p: int) -> 
             continue  # running statistics are not weights
         if t is None or not t.is_floating_point():
             continue
+        if wanted is not None and not wanted[fa].any():
+            continue
         groups.setdefault(fa.tobytes() + str(t.dtype).encode(), []).append(i)
-    for members in groups.values():
-        tensors = [state[analysis.positions[i].key].detach() for i in members]
-        dims = [analysis.positions[i].dim for i in members]
-        norms = channel_norms(tensors, dims, p=p).double().numpy()
-        _scatter(scores, analysis.final[members[0]], norms)
+    jobs = [([state[analysis.positions[i].key].detach() for i in members],
+             [analysis.positions[i].dim for i in members]) for members in groups.values()]
+    sizes = [sum(t.numel() for t in ts) for ts, _ in jobs]
+
+    def norms(job: tuple[list[Tensor], list[int]]) -> np.ndarray:
+        return channel_norms(job[0], job[1], p=p).double().numpy()
+
+    if sum(sizes) >= _THREADED_NUMEL and all(t.device.type == 'cpu' for ts, _ in jobs
+                                              for t in ts):
+        # An LLM: its groups spread over threads (see razor_ext.pruning.threaded); a group's
+        # result does not depend on which thread computed it.
+        results = map_in_threads(norms, jobs, sizes)
+    else:
+        results = [norms(job) for job in jobs]
+    for members, values in zip(groups.values(), results):
+        _scatter(scores, analysis.final[members[0]], values)
     return scores
+
+
+# Models with at least this many weights to score spread their norm groups over threads.
+_THREADED_NUMEL = 256 << 20
+
+
+def _prunable_atoms(analysis: Analysis) -> np.ndarray:
+    wanted = np.zeros(analysis.resolved.final.size, bool)
+    for u in analysis.units:
+        if u.prunable:
+            wanted[u.atoms] = True
+    return wanted
 
 
 def bn_scale_importance(analysis: Analysis, state: Mapping[str, Tensor]) -> np.ndarray:
@@ -97,18 +127,27 @@ def loss_gradients(model: torch.nn.Module, example_inputs, loss_fn: Callable) ->
 
 def atom_importance(analysis: Analysis, model: torch.nn.Module, criterion: str | Callable,
                     example_inputs=None, loss_fn: Callable | None = None,
-                    seed: int = 0, state: Mapping[str, Tensor] | None = None) -> np.ndarray:
+                    seed: int = 0, state: Mapping[str, Tensor] | None = None,
+                    prunable_only: bool = False) -> np.ndarray:
     """Scores per atom for ``criterion`` (one of :data:`CRITERIA`, or a callable
-    ``(analysis, model) -> scores``); ``state`` overrides the model's named tensors."""
+    ``(analysis, model) -> scores``); ``state`` overrides the model's named tensors;
+    ``prunable_only``: L1/L2 skip the tensors of units that cannot be pruned (their atoms
+    score 0).
+
+    Example:
+        >>> scores = atom_importance(analysis, model, 'l2')  # doctest: +SKIP
+        >>> scores.shape == analysis.resolved.final.shape
+        True
+    """
     if callable(criterion):
         return np.asarray(criterion(analysis, model), np.float64)
     if state is None:
         state = dict(model.named_parameters())
         state.update({n: b for n, b in model.named_buffers() if b is not None})
     if criterion == 'l1':
-        return norm_importance(analysis, state, 1)
+        return norm_importance(analysis, state, 1, prunable_only)
     if criterion == 'l2':
-        return norm_importance(analysis, state, 2)
+        return norm_importance(analysis, state, 2, prunable_only)
     if criterion == 'bn_scale':
         return bn_scale_importance(analysis, state)
     if criterion == 'random':

@@ -231,7 +231,8 @@ def prune(model: nn.Module, example_inputs: Any, ratio: float = 0.5,
                          'lets them differ: pass one of them')
     analysis = ChannelAnalyzer(tracer).run(model, example_inputs)
     apply_ignored(analysis.units, resolve_ignored(model, ignored))
-    scores = atom_importance(analysis, model, importance, example_inputs, loss_fn)
+    scores = atom_importance(analysis, model, importance, example_inputs, loss_fn,
+                             prunable_only=True)
 
     def build(r: float) -> tuple[nn.Module, np.ndarray]:
         removed = select_removed(analysis.units, scores, r, global_pruning, round_to)
