@@ -5,10 +5,6 @@ from razor_ext.registry import LOOPS, MODELS, register_not_implemented
 register_not_implemented(MODELS, ['Autoformer', 'AutoformerBackbone'],
                          'the AutoFormer transformer supernet (dynamic attention and embedding '
                          'widths) is not ported')
-register_not_implemented(MODELS, ['SearchableImageClassifier', 'DynamicLinearClsHead',
-                                  'SqueezeMeanPoolingWithDropout'],
-                         "the BigNAS/OFA classifier wrapper with connect_head is not ported; build "
-                         "AttentiveMobileNetV3 in an ImageClassifier instead")
 register_not_implemented(MODELS, ['SlimmableNetwork', 'OneShotChannelMutator'],
                          'AutoSlim slimmable subnets and the one-shot channel mutator are not ported')
 register_not_implemented(MODELS, ['DartsSubnetClsHead'],

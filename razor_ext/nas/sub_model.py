@@ -29,4 +29,5 @@ def sub_model(cfg: Mapping[str, Any], fix_subnet: Mapping[str, Any] | str | os.P
     if mode != 'mutable':
         raise ValueError(f"sub_model: mode={mode!r} is not supported; only 'mutable' (NAS subnets)")
     model = MODELS.build(dict(cfg))
-    return load_fix_subnet(model, fix_subnet)
+    # MMRazor's subnet files may name derived values too: skipped (with a warning), as there
+    return load_fix_subnet(model, fix_subnet, strict=False)
