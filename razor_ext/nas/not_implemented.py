@@ -2,8 +2,6 @@
 with the reason (docs/mmrazor_compat.md lists them)."""
 from razor_ext.registry import LOOPS, MODELS, register_not_implemented
 
-register_not_implemented(MODELS, ['SlimmableNetwork', 'OneShotChannelMutator'],
-                         'AutoSlim slimmable subnets and the one-shot channel mutator are not ported')
 register_not_implemented(MODELS, ['DartsSubnetClsHead'],
                          "DARTS's subnet head with an auxiliary classifier is not ported")
 register_not_implemented(LOOPS, ['AutoSlimGreedySearchLoop', 'SlimmableValLoop'],
