@@ -1,8 +1,6 @@
 """MMRazor NAS components razor_ext does not implement: building one raises NotImplementedError
 with the reason (docs/mmrazor_compat.md lists them)."""
-from razor_ext.registry import LOOPS, MODELS, register_not_implemented
+from razor_ext.registry import LOOPS, register_not_implemented
 
-register_not_implemented(MODELS, ['DartsSubnetClsHead'],
-                         "DARTS's subnet head with an auxiliary classifier is not ported")
 register_not_implemented(LOOPS, ['AutoSlimGreedySearchLoop', 'SlimmableValLoop'],
                          "AutoSlim's greedy channel search and slimmable validation are not ported")

@@ -84,7 +84,8 @@ def load_fix_subnet(model: nn.Module, subnet: Mapping[str, Any] | str | os.PathL
     Returns:
         ``model`` itself, now made of plain torch modules where mutables were. A mutable with a
         single choice may be missing from the file (MMRazor's files omit them); a BigNAS file's
-        ``input_shape`` entry (the deploy resolution) is kept as ``fixed_input_shape``.
+        ``input_shape`` entry (the deploy resolution) is kept as ``fixed_input_shape``. So may
+        a mutable that fixing an earlier one (a route) removed from the model.
 
     Raises:
         KeyError: the subnet names a mutable the model lacks, or lacks one the model has.
@@ -112,6 +113,10 @@ def load_fix_subnet(model: nn.Module, subnet: Mapping[str, Any] | str | os.PathL
         if key not in subnet:
             if len(mutable.choices) == 1:  # nothing to choose (MMRazor's files omit these)
                 mutable.fix_chosen(mutable.choices[0])
+                continue
+            if not any(m is mutable for m in model.modules()):
+                # inside a branch an already fixed route dropped (a DARTS edge the cell does
+                # not use): MMRazor's files omit these too
                 continue
             raise KeyError(f'the subnet has no entry for mutable {key!r}')
         entry = subnet[key]
