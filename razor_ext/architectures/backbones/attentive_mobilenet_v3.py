@@ -61,11 +61,13 @@ class DynamicSELayer(nn.Module):
     def __init__(self, channels: int) -> None:
         super().__init__()
         squeeze = make_divisible(channels // 4, 8)
+        # a module, as mmcls's SELayer has: MMRazor's counter counts the pooling
+        self.global_avgpool = nn.AdaptiveAvgPool2d(1)
         self.conv1 = DynamicConvModule(channels, squeeze, 1, bias=True, norm=False, act='ReLU')
         self.conv2 = DynamicConvModule(squeeze, channels, 1, bias=True, norm=False, act='HSigmoid')
 
     def forward(self, x: Tensor) -> Tensor:
-        return x * self.conv2(self.conv1(F.adaptive_avg_pool2d(x, 1)))
+        return x * self.conv2(self.conv1(self.global_avgpool(x)))
 
 
 class ShortcutLayer(nn.Module):
