@@ -117,3 +117,23 @@ def test_slimmable_network_deploys_one_subnet_as_a_plain_model():
     assert set(log) == {'loss'}
     with pytest.raises(ValueError, match='deploy_index'):
         _slimmable(deploy_index=2)
+
+
+def test_slimmable_val_loop_reports_every_subnet_under_the_runner(tmp_path):
+    from razor_ext.engine import Runner
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(),
+                        nn.Conv2d(32, 24, 3, padding=1), nn.BatchNorm2d(24), nn.ReLU(),
+                        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(24, 10))
+    parse = dict(type='ChannelAnalyzer', demo_input=(1, 1, 8, 8))
+    algo = SlimmableNetwork(net, mutator=dict(type='SlimmableChannelMutator', parse_cfg=parse,
+                                              channel_unit_cfg=dict(type='SlimmableChannelUnit',
+                                                                    units=_slimmable_units())))
+    loader = dict(batch_size=100, dataset=dict(type='EmbeddedDigits', name='mnist5k', split='val'))
+    runner = Runner.from_cfg(dict(model=algo, work_dir=str(tmp_path), val_dataloader=loader,
+                                  val_cfg=dict(type='mmrazor.SlimmableValLoop')))
+    before = dict(algo.mutator.current_choices)
+    metrics = runner.val()
+    assert {'subnet_0.accuracy/top1', 'subnet_1.accuracy/top1'} <= set(metrics)
+    assert algo.mutator.current_choices == before
