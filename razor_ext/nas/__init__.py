@@ -25,4 +25,3 @@ __all__ = ['AutoSlim', 'Autoformer', 'BigNAS', 'Candidate', 'DARTS', 'DSNAS', 'N
            'SandwichAlgorithm', 'SearchConstraintError', 'SlimmableNetwork', 'SearchResult', 'algorithms',
            'bn_calibrator', 'evolution_search', 'export_fix_subnet', 'load_fix_subnet',
            'random_search', 'recalibrate_bn', 'search', 'sub_model']
-from razor_ext.nas import not_implemented  # noqa: E402,F401  (registers MMRazor names it lacks)

@@ -137,3 +137,42 @@ def test_slimmable_val_loop_reports_every_subnet_under_the_runner(tmp_path):
     metrics = runner.val()
     assert {'subnet_0.accuracy/top1', 'subnet_1.accuracy/top1'} <= set(metrics)
     assert algo.mutator.current_choices == before
+
+
+def test_autoslim_greedy_search_slims_the_unit_that_costs_least_score(tmp_path, monkeypatch):
+    """The score here falls only when the first unit narrows, so the greedy search must slim the
+    second unit first, down to its narrowest, before it touches the first."""
+    from razor_ext.engine import Runner
+    from razor_ext.engine.loops import AutoSlimGreedySearchLoop
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(),
+                        nn.Conv2d(32, 24, 3, padding=1), nn.BatchNorm2d(24), nn.ReLU(),
+                        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(24, 10))
+    unit_cfg = dict(type='OneShotMutableChannelUnit', default_args=dict(
+        candidate_choices=[0.25, 0.5, 0.75, 1.0], choice_mode='ratio', divisor=8))
+    algo = AutoSlim(net, mutator=OneShotChannelMutator(unit_cfg, dict(type='ChannelAnalyzer',
+                                                                     demo_input=(1, 1, 8, 8))))
+    first, second = '0_(0, 32)_32', '3_(0, 24)_24'
+    monkeypatch.setattr(AutoSlimGreedySearchLoop, '_score',
+                        lambda self, model: 100.0 * model.mutator.current_choices[first])
+    loader = dict(batch_size=100, dataset=dict(type='EmbeddedDigits', name='mnist5k', split='val'))
+    estimator = dict(input_shape=(1, 1, 8, 8))
+    # the FLOPs of the widest subnet, for the targets
+    runner = Runner.from_cfg(dict(model=algo, work_dir=str(tmp_path), test_dataloader=loader,
+                                  test_cfg=dict(type='AutoSlimGreedySearchLoop',
+                                                target_flops=(1.0,), estimator_cfg=estimator)))
+    widest = runner.test_loop._flops(algo.mutator, algo.mutator.max_choices)
+    before = dict(algo.mutator.current_choices)
+    runner = Runner.from_cfg(dict(model=algo, work_dir=str(tmp_path), test_dataloader=loader,
+                                  test_cfg=dict(type='mmrazor.AutoSlimGreedySearchLoop', estimator_cfg=estimator,
+                                                target_flops=(0.9 * widest, 0.4 * widest))))
+    results = runner.test()
+    assert [f <= t for (f, _), t in zip(results, (0.9 * widest, 0.4 * widest))] == [True, True]
+    assert results[0][1][first] == 1.0 and results[0][1][second] < 1.0
+    assert results[1][1][second] == 0.25  # the second unit went to its narrowest first
+    assert algo.mutator.current_choices == before
+    assert (tmp_path / f'FLOPS_{results[1][0]:.2f}M.yaml').is_file()
+    with pytest.raises(ValueError, match='target_flops'):
+        Runner.from_cfg(dict(model=algo, work_dir=str(tmp_path), test_dataloader=loader,
+                             test_cfg=dict(type='AutoSlimGreedySearchLoop', target_flops=())))
