@@ -2,6 +2,7 @@
 ``param_scheduler``), with any ``torch.optim`` class by name."""
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -78,6 +79,12 @@ def build_optimizers(model: nn.Module, cfg: Mapping[str, Any]) -> Any:
     optimizers = {}
     for name, sub_cfg in cfg.items():
         if name == 'constructor':  # MMRazor names its constructor class; the behaviour is this one
+            continue
+        if name == 'mutator' and not hasattr(model, 'mutator'):
+            # a fixed subnet config inherits its NAS supernet's optimizer split (MMRazor's
+            # DSNAS subnet): a fixed subnet has no architecture parameters to optimise
+            warnings.warn("optim_wrapper names a 'mutator' optimizer but the model has no "
+                          'mutator (a fixed subnet): that optimizer is not built', stacklevel=2)
             continue
         sub = model.get_submodule(name) if name else model
         optimizers[name] = build_optimizer(sub, sub_cfg)

@@ -12,16 +12,16 @@ Example:
     True
 """
 from razor_ext.nas import algorithms, search
-from razor_ext.nas.algorithms import (DARTS, DSNAS, SPOS, AutoSlim, BigNAS, NASAlgorithm,
-                                      SandwichAlgorithm)
+from razor_ext.nas.algorithms import (DARTS, DSNAS, SPOS, Autoformer, AutoSlim, BigNAS,
+                                      NASAlgorithm, SandwichAlgorithm, SlimmableNetwork)
 from razor_ext.supernet.nas_mutator import NasMutator
 from razor_ext.nas.search import (Candidate, SearchConstraintError, SearchResult, bn_calibrator,
                                   evolution_search, random_search, recalibrate_bn)
+from razor_ext.nas.one_shot_channel_mutator import OneShotChannelMutator
 from razor_ext.nas.sub_model import sub_model
 from razor_ext.supernet.fix_subnet import export_fix_subnet, load_fix_subnet
 
-__all__ = ['AutoSlim', 'BigNAS', 'Candidate', 'DARTS', 'DSNAS', 'NASAlgorithm', 'NasMutator', 'SPOS',
-           'SandwichAlgorithm', 'SearchConstraintError', 'SearchResult', 'algorithms',
+__all__ = ['AutoSlim', 'Autoformer', 'BigNAS', 'Candidate', 'DARTS', 'DSNAS', 'NASAlgorithm', 'NasMutator', 'OneShotChannelMutator', 'SPOS',
+           'SandwichAlgorithm', 'SearchConstraintError', 'SlimmableNetwork', 'SearchResult', 'algorithms',
            'bn_calibrator', 'evolution_search', 'export_fix_subnet', 'load_fix_subnet',
            'random_search', 'recalibrate_bn', 'search', 'sub_model']
-from razor_ext.nas import not_implemented  # noqa: E402,F401  (registers MMRazor names it lacks)

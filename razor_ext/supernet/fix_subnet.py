@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -68,17 +69,23 @@ def export_fix_subnet(model: nn.Module, slice_weight: bool = False,
     return subnet, static
 
 
-def load_fix_subnet(model: nn.Module, subnet: Mapping[str, Any] | str | os.PathLike[str]) -> nn.Module:
+def load_fix_subnet(model: nn.Module, subnet: Mapping[str, Any] | str | os.PathLike[str],
+                    strict: bool = True) -> nn.Module:
     """Fix ``model``'s mutables to the subnet's choices and make it static, in place.
 
     Args:
         model: the supernet (freshly built, or trained).
         subnet: a subnet dict or a ``.yaml`` / ``.json`` file in MMRazor's format.
+        strict: an entry naming no mutable of the model is an error; with False it is skipped
+            with a warning, as MMRazor's loader does (its published files carry entries for
+            derived values, e.g. Autoformer's ``middle_channels``, and some for mutables the
+            model does not build, e.g. OFA's ``expand_ratio_se`` of stages without SE).
 
     Returns:
         ``model`` itself, now made of plain torch modules where mutables were. A mutable with a
         single choice may be missing from the file (MMRazor's files omit them); a BigNAS file's
-        ``input_shape`` entry (the deploy resolution) is kept as ``fixed_input_shape``.
+        ``input_shape`` entry (the deploy resolution) is kept as ``fixed_input_shape``. So may
+        a mutable that fixing an earlier one (a route) removed from the model.
 
     Raises:
         KeyError: the subnet names a mutable the model lacks, or lacks one the model has.
@@ -95,7 +102,10 @@ def load_fix_subnet(model: nn.Module, subnet: Mapping[str, Any] | str | os.PathL
     # module of the model; kept on it as ``fixed_input_shape`` for the caller
     input_shape = subnet.get('input_shape') if 'input_shape' not in keys else None
     unknown = sorted(set(subnet) - keys - ({'input_shape'} if input_shape is not None else set()))
-    if unknown:
+    if unknown and not strict:
+        warnings.warn(f'load_fix_subnet: skipped entries that name no mutable of '
+                      f'{type(model).__name__}: {unknown}', stacklevel=2)
+    elif unknown:
         raise KeyError(f'the subnet names {unknown}, which {type(model).__name__} does not have; '
                        f'its mutables are {sorted(keys)}')
     for name, mutable in mutables.items():
@@ -103,6 +113,10 @@ def load_fix_subnet(model: nn.Module, subnet: Mapping[str, Any] | str | os.PathL
         if key not in subnet:
             if len(mutable.choices) == 1:  # nothing to choose (MMRazor's files omit these)
                 mutable.fix_chosen(mutable.choices[0])
+                continue
+            if not any(m is mutable for m in model.modules()):
+                # inside a branch an already fixed route dropped (a DARTS edge the cell does
+                # not use): MMRazor's files omit these too
                 continue
             raise KeyError(f'the subnet has no entry for mutable {key!r}')
         entry = subnet[key]

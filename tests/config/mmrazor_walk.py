@@ -72,10 +72,17 @@ def train_one_step(cfg: Config, size: int, batch: int = 2) -> dict[str, float]:
     optim_cfg = cfg.get('optim_wrapper') or {'optimizer': {'type': 'SGD', 'lr': 0.01}}
     optimizer = build_optimizers(algo, copy.deepcopy(dict(optim_cfg)))
     n = num_classes_of(cfg)
-    data = {'inputs': torch.randint(0, 256, (batch, 3, size, size), dtype=torch.uint8),
-            # sample_idx: every packed mmcls sample carries it (CRD's loss indexes its memory by it)
-            'data_samples': [{'gt_label': torch.tensor([i % n]), 'sample_idx': i}
-                             for i in range(batch)]}
+
+    def random_batch() -> dict[str, Any]:
+        return {'inputs': torch.randint(0, 256, (batch, 3, size, size), dtype=torch.uint8),
+                # sample_idx: every packed mmcls sample carries it (CRD's loss indexes its memory by it)
+                'data_samples': [{'gt_label': torch.tensor([i % n]), 'sample_idx': i}
+                                 for i in range(batch)]}
+
+    data: Any = random_batch()
+    loop = str((cfg.get('train_cfg') or {}).get('type', ''))
+    if loop.split('.')[-1] in ('DartsEpochBasedTrainLoop', 'DartsIterBasedTrainLoop'):
+        data = (data, random_batch())  # DARTS's loops pair a supernet and a mutator batch
     return algo.train_step(data, optimizer)
 
 

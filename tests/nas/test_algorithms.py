@@ -162,3 +162,37 @@ def test_mmrazor_distiller_dict_and_bad_args(batches):
         BigNAS(TinySupernet(), mutator=TinyMutator(), drop_path_rate=1.5)
     with pytest.raises(TypeError, match='mutator'):
         SPOS(TinySupernet(), mutator=object())
+
+
+def test_bignas_takes_mmrazor_mutators_argument_and_drop_path_schedule():
+    """OFA's configs name the mutator ``mutators=``; the max subnet gets MMRazor's depth-scaled
+    drop-path in ``backbone_dropout_stages`` only, the others none."""
+    from razor_ext.nas.algorithms.bignas import set_dropout
+
+    algo = BigNAS(TinySupernet(), mutators=TinyMutator())
+    assert isinstance(algo.mutator, TinyMutator)
+    with pytest.raises(ValueError, match='not both'):
+        BigNAS(TinySupernet(), mutator=TinyMutator(), mutators=TinyMutator())
+    with pytest.raises(ValueError, match='channel_mutator'):
+        BigNAS(TinySupernet(), mutators=dict(bogus=1))
+
+    class Block(torch.nn.Module):
+        drop_path_rate = 0.0
+
+    class Backbone(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layers = [torch.nn.Sequential(Block()), torch.nn.Sequential(Block(), Block()),
+                           torch.nn.Sequential(Block())]
+
+    rates = lambda bb: [b.drop_path_rate for layer in bb.layers for b in layer]  # noqa: E731
+    bb = Backbone()
+    assert set_dropout(bb.layers, [2, 3], 0.4) == 3
+    assert rates(bb) == pytest.approx([0.0, 0.1, 0.2, 0.3])  # 0.4 * (block index / 4 blocks)
+    holder = TinySupernet()
+    holder.backbone = bb = Backbone()
+    algo = BigNAS(holder, mutator=TinyMutator(), drop_path_rate=0.4, backbone_dropout_stages=[3])
+    algo.before_subnet('min')
+    assert rates(bb) == pytest.approx([0.0, 0.0, 0.0, 0.0])
+    algo.before_subnet('max')
+    assert rates(bb) == pytest.approx([0.0, 0.0, 0.0, 0.3])

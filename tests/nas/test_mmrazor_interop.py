@@ -86,3 +86,35 @@ def test_subnet_missing_module_error_names_it_on_the_full_supernet(tmp_path):
     supernet = MODELS.build(spos_supernet_cfg())
     with pytest.raises(KeyError, match=r'backbone\.layers\.4\.0'):
         load_fix_subnet(supernet, {'backbone.layers.4.0': {'chosen': 'shuffle_3x3'}})
+
+
+def test_sub_model_hands_mutator_mode_to_mutator_sub_model_by_name(monkeypatch):
+    """``mode='mutator'`` (DMCP / DCFF subnets) goes to pruning's ``mutator_sub_model`` through
+    the registry (nas may not import pruning); without it, a clear NotImplementedError."""
+    import sys
+
+    module = sys.modules['razor_ext.nas.sub_model']  # the package exports the function by this name
+
+    calls = []
+
+    class Registry:
+        def __init__(self, known):
+            self.known = known
+
+        def get(self, name):
+            return object() if name in self.known else None
+
+        def build(self, cfg):
+            calls.append(cfg)
+            return 'built'
+
+    structure = {'channel_unit_cfg': {'units': {}}}
+    monkeypatch.setattr(module, 'MODELS', Registry({'mutator_sub_model'}))
+    out = module.sub_model(dict(type='Net'), structure, mode='mutator', init_cfg=None)
+    assert out == 'built' and calls == [dict(type='mutator_sub_model', cfg=dict(type='Net'),
+                                             fix_subnet=structure, mode='mutator', init_cfg=None)]
+    monkeypatch.setattr(module, 'MODELS', Registry(set()))
+    with pytest.raises(NotImplementedError, match='mutator_sub_model'):
+        module.sub_model(dict(type='Net'), structure, mode='mutator')
+    with pytest.raises(ValueError, match="'mutator'"):
+        module.sub_model(dict(type='Net'), structure, mode='bogus')

@@ -11,13 +11,14 @@ from torch import Tensor, nn
 
 from razor_ext.architectures.backbones.mobilenet_v2 import make_divisible
 from razor_ext.architectures.backbones.stages import apply_train_rules, check_indices, forward_stages
-from razor_ext.supernet.dynamic_ops import DynamicBatchNorm2d, DynamicConv2d, DynamicSequential
+from razor_ext.supernet.dynamic_ops import (DynamicBatchNorm2d, DynamicConv2d, DynamicSequential,
+                                            OFAConv2d)
 from razor_ext.supernet.mutables import DerivedMutable, OneShotMutableChannel, OneShotMutableValue
 from razor_ext.registry import MODELS
 
 _ACTS: dict[str, type[nn.Module]] = {'Swish': nn.SiLU, 'ReLU': nn.ReLU, 'HSwish': nn.Hardswish,
                                      'HSigmoid': nn.Hardsigmoid}
-_CONVS = {'BigNasConv2d': DynamicConv2d, 'DynamicConv2d': DynamicConv2d}
+_CONVS = {'BigNasConv2d': DynamicConv2d, 'DynamicConv2d': DynamicConv2d, 'OFAConv2d': OFAConv2d}
 
 
 def parse_values(settings: Sequence[Sequence[int]]) -> list[list[int]]:
@@ -60,11 +61,13 @@ class DynamicSELayer(nn.Module):
     def __init__(self, channels: int) -> None:
         super().__init__()
         squeeze = make_divisible(channels // 4, 8)
+        # a module, as mmcls's SELayer has: MMRazor's counter counts the pooling
+        self.global_avgpool = nn.AdaptiveAvgPool2d(1)
         self.conv1 = DynamicConvModule(channels, squeeze, 1, bias=True, norm=False, act='ReLU')
         self.conv2 = DynamicConvModule(squeeze, channels, 1, bias=True, norm=False, act='HSigmoid')
 
     def forward(self, x: Tensor) -> Tensor:
-        return x * self.conv2(self.conv1(F.adaptive_avg_pool2d(x, 1)))
+        return x * self.conv2(self.conv1(self.global_avgpool(x)))
 
 
 class ShortcutLayer(nn.Module):
@@ -94,13 +97,25 @@ class ShortcutLayer(nn.Module):
         return name != 'conv' or self._widths_differ(cin)
 
 
+def drop_path(x: Tensor, rate: float, training: bool) -> Tensor:
+    """Stochastic depth: zero whole samples with probability ``rate`` and rescale the others
+    (mmcv's ``drop_path``); identity when not training or ``rate == 0``."""
+    if rate <= 0.0 or not training:
+        return x
+    keep = 1.0 - rate
+    mask = x.new_empty((x.shape[0],) + (1,) * (x.ndim - 1)).bernoulli_(keep)
+    return x * mask / keep
+
+
 class AttentiveMBBlock(nn.Module):
     """Elastic inverted residual: 1x1 expand, depthwise kxk, optional SE, 1x1 linear, plus the
-    residual (same shape) or the attentive shortcut."""
+    attentive shortcut (BigNAS) or, without it (OFA), the identity residual when the block keeps
+    its stride and width. ``drop_path_rate`` (set by BigNAS per step) applies stochastic depth
+    to the residual branch, as MMRazor's ``MBBlock`` does."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int,
                  expand_ratio: int, use_se: bool, act: str, conv_type: type[DynamicConv2d],
-                 bn_momentum: float) -> None:
+                 bn_momentum: float, with_attentive_shortcut: bool = True) -> None:
         super().__init__()
         mid = in_channels * expand_ratio
         kw = dict(conv_type=conv_type, bn_momentum=bn_momentum)
@@ -110,28 +125,47 @@ class AttentiveMBBlock(nn.Module):
         self.depthwise_conv = DynamicConvModule(mid, mid, kernel_size, stride, groups=mid, act=act, **kw)
         self.se = DynamicSELayer(mid) if use_se else None
         self.linear_conv = DynamicConvModule(mid, out_channels, 1, act=None, **kw)
-        self.shortcut = ShortcutLayer(in_channels, out_channels, stride)
+        self.with_attentive_shortcut = with_attentive_shortcut
+        self.with_res_shortcut = (stride == 1 and in_channels == out_channels
+                                  and not with_attentive_shortcut)
+        self.shortcut = ShortcutLayer(in_channels, out_channels, stride) \
+            if with_attentive_shortcut else None
+        self.drop_path_rate = 0.0
 
-    def mutate(self, in_channels: Any, out_channels: Any, expand_ratio: Any, kernel_size: Any) -> None:
+    def mutate(self, in_channels: Any, out_channels: Any, expand_ratio: Any, kernel_size: Any,
+               se_expand_ratio: Any = None) -> None:
+        """Register the mutables; ``se_expand_ratio`` (OFA's fine-grained mode) sizes the SE
+        squeeze from its own expand-ratio mutable, as MMRazor does."""
         mid = DerivedMutable(lambda c, e: c * e, in_channels, expand_ratio)
         if self.with_expand_conv:
             self.expand_conv.mutate(in_channels, mid)
         self.depthwise_conv.mutate(mid, mid, kernel_size)
         if self.se is not None:
-            squeeze = mid.derive(lambda m: make_divisible(m // 4, 8))
+            se_mid = mid if se_expand_ratio is None else DerivedMutable(
+                lambda c, e: c * e, in_channels, se_expand_ratio)
+            squeeze = se_mid.derive(lambda m: make_divisible(m // 4, 8))
             self.se.conv1.mutate(mid, squeeze)
             self.se.conv2.mutate(squeeze, mid)
         self.linear_conv.mutate(mid, out_channels)
-        self.shortcut.conv.register_mutable_attr('in_channels', in_channels)
-        self.shortcut.conv.register_mutable_attr('out_channels', out_channels)
-        self.shortcut.out_mutable = out_channels
+        if self.shortcut is not None:
+            self.shortcut.conv.register_mutable_attr('in_channels', in_channels)
+            self.shortcut.conv.register_mutable_attr('out_channels', out_channels)
+            self.shortcut.out_mutable = out_channels
 
     def forward(self, x: Tensor) -> Tensor:
         out = self.expand_conv(x) if self.with_expand_conv else x
         out = self.depthwise_conv(out)
         if self.se is not None:
             out = self.se(out)
-        return self.shortcut(x) + self.linear_conv(out)
+        out = self.linear_conv(out)
+        if self.with_res_shortcut:
+            return x + drop_path(out, self.drop_path_rate, self.training)
+        if self.shortcut is None:
+            return out
+        short = self.shortcut(x)
+        if short.shape[1] == x.shape[1] and self.shortcut.reduction == 1:
+            out = drop_path(out, self.drop_path_rate, self.training)
+        return short + out
 
 
 @MODELS.register_module()
@@ -154,6 +188,12 @@ class AttentiveMobileNetV3(nn.Module):
         act_cfg_list: 9 activation names (first conv, 7 stages, last layer); default Swish.
         stride_list: stride of each stage's first block.
         with_se_list: SE per stage.
+        fine_grained_mode: a kernel-size and expand-ratio mutable per block
+            (``backbone.layers.{i}.{k}.kernel_size``...; OFA) instead of per stage.
+        with_attentive_shortcut: AttentiveNAS's shortcut (BigNAS); False gives the identity
+            residual of blocks that keep stride and width (OFA).
+        The number of stages is the number of ``kernel_size`` rows (7 for BigNAS, 6 for OFA);
+        ``stride_list`` / ``with_se_list`` need one entry per stage, ``act_cfg_list`` two more.
 
     Shapes: ``(N, 3, H, W)`` -> tuple of ``(N, C_i, ...)`` per out index; index 7 is
     ``(N, last_channels, 1, 1)``.
@@ -177,18 +217,18 @@ class AttentiveMobileNetV3(nn.Module):
                  fine_grained_mode: bool = False, with_attentive_shortcut: bool = True,
                  init_cfg: Any = None) -> None:
         super().__init__()
-        check_indices(out_indices, frozen_stages, 8)
-        if fine_grained_mode or not with_attentive_shortcut:
-            raise ValueError('AttentiveMobileNetV3: fine_grained_mode=True and '
-                             'with_attentive_shortcut=False are not supported')
-        conv_type = _CONVS.get(dict(conv_cfg or {'type': 'BigNasConv2d'})['type'])
+        num_stages = len(arch_setting['kernel_size'])
+        check_indices(out_indices, frozen_stages, num_stages + 1)
+        conv_type = _CONVS.get(str(dict(conv_cfg or {'type': 'BigNasConv2d'})['type']).split('.')[-1])
         if conv_type is None:
             raise ValueError(f'conv_cfg type must be one of {sorted(_CONVS)}, got {conv_cfg!r}')
         norm = dict(norm_cfg or {'type': 'DynamicBatchNorm2d'})
-        if norm.pop('type') != 'DynamicBatchNorm2d':
+        if str(norm.pop('type')).split('.')[-1] != 'DynamicBatchNorm2d':
             raise ValueError(f"norm_cfg must be dict(type='DynamicBatchNorm2d', ...), got {norm_cfg!r}")
         momentum = norm.get('momentum', 0.1)
         self.out_indices, self.frozen_stages, self.norm_eval = tuple(out_indices), frozen_stages, norm_eval
+        self.fine_grained_mode = fine_grained_mode
+        self.with_attentive_shortcut = with_attentive_shortcut
         acts = list(act_cfg_list or ['Swish'] * 9)
         strides = list(stride_list or [1, 2, 2, 2, 1, 2, 1])
         with_se = list(with_se_list or [False, False, True, False, True, True, True])
@@ -198,9 +238,12 @@ class AttentiveMobileNetV3(nn.Module):
         channels = [[make_divisible(c * widen_factor, 8) for c in row]
                     for row in parse_values(arch_setting['num_out_channels'])]
         first_ch, last_ch, last_expand = channels.pop(0), channels.pop(-1), expands.pop(-1)
-        if not len(kernels) == len(blocks) == len(expands) == len(channels) == 7:
-            raise ValueError('arch_setting needs 7 stage rows (8 for expand_ratio, 9 for '
-                             'num_out_channels)')
+        if not (len(kernels) == len(blocks) == len(expands) == len(channels) == len(strides)
+                == len(with_se)) or len(acts) < num_stages + 2:
+            raise ValueError(f'arch_setting needs {num_stages} stage rows ({num_stages + 1} for '
+                             f'expand_ratio, {num_stages + 2} for num_out_channels), and '
+                             f'stride_list / with_se_list / act_cfg_list (at least '
+                             f'{num_stages + 2}: the first conv, each stage, the last) must fit')
         kw = dict(conv_type=conv_type, bn_momentum=momentum)
         cin = max(first_ch)
         self.first_conv = DynamicConvModule(3, cin, 3, 2, act=acts[0], **kw)
@@ -208,17 +251,24 @@ class AttentiveMobileNetV3(nn.Module):
         self.first_conv.mutate(out_channels=self.first_mutable_channels)
         self.layers = []
         previous = self.first_mutable_channels
-        for i in range(7):
+        for i in range(num_stages):
             prefix = f'backbone.layers.{i + 1}.'
             out_mutable = OneShotMutableChannel(max(channels[i]), channels[i], alias=prefix + 'out_channels')
-            kernel = OneShotMutableValue(kernels[i], alias=prefix + 'kernel_size')
-            expand = OneShotMutableValue(expands[i], alias=prefix + 'expand_ratio')
             stage = []
             for k in range(max(blocks[i])):
+                # fine-grained mode (OFA): kernel and expand ratio per block, and the SE squeeze
+                # width from a separate expand-ratio mutable (MMRazor's ``expand_ratio_se``)
+                if fine_grained_mode or k == 0:
+                    tag = f'{prefix}{k}.' if fine_grained_mode else prefix
+                    kernel = OneShotMutableValue(kernels[i], alias=tag + 'kernel_size')
+                    expand = OneShotMutableValue(expands[i], alias=tag + 'expand_ratio')
+                    se_expand = OneShotMutableValue(expands[i], alias=tag + 'expand_ratio_se') \
+                        if fine_grained_mode and with_se[i] else None
                 block = AttentiveMBBlock(cin, max(channels[i]), max(kernels[i]),
                                          strides[i] if k == 0 else 1, max(expands[i]), with_se[i],
-                                         acts[i + 1], **kw)
-                block.mutate(previous, out_mutable, expand, kernel)
+                                         acts[i + 1], with_attentive_shortcut=with_attentive_shortcut,
+                                         **kw)
+                block.mutate(previous, out_mutable, expand, kernel, se_expand)
                 stage.append(block)
                 cin, previous = max(channels[i]), out_mutable
             layer = DynamicSequential(*stage)

@@ -10,13 +10,17 @@ from torch import Tensor, nn
 
 from razor_ext.algorithm.data_preprocessor import ImgDataPreprocessor
 from razor_ext.algorithm.data_preprocessor import to_data_dict
+from razor_ext.architectures.classifiers.batch_augments import build_batch_augment
+from razor_ext.architectures.heads.linear_head import labels_of
 from razor_ext.registry import MODELS
 
 
 @MODELS.register_module(name=['ClsDataPreprocessor', 'mmcls.ClsDataPreprocessor'])
 class ClsDataPreprocessor(ImgDataPreprocessor):
     """mmcls's preprocessor config (``mean``, ``std``, ``to_rgb``): normalise, and reverse the
-    channel order first when ``to_rgb`` (BGR-loaded images to RGB).
+    channel order first when ``to_rgb`` (BGR-loaded images to RGB). ``batch_augments``
+    (``dict(augments=[dict(type='Mixup', alpha=0.2), ...], probs=[...])``, needs
+    ``num_classes``) mixes each training batch and gives every sample a soft ``gt_score``.
 
     Example:
         >>> pre = ClsDataPreprocessor(mean=[0.0, 0.0, 0.0], std=[1.0, 1.0, 1.0], to_rgb=True)
@@ -28,7 +32,10 @@ class ClsDataPreprocessor(ImgDataPreprocessor):
                  to_rgb: bool = False, non_blocking: bool = False, **kwargs: Any) -> None:
         super().__init__(mean, std, non_blocking)
         self.to_rgb = bool(to_rgb or kwargs.pop('bgr_to_rgb', False) or kwargs.pop('rgb_to_bgr', False))
-        kwargs.pop('num_classes', None)  # used by mmcls for batch augments only
+        self.num_classes = kwargs.pop('num_classes', None)
+        self.batch_augment = build_batch_augment(kwargs.pop('batch_augments', None))
+        if self.batch_augment is not None and not isinstance(self.num_classes, int):
+            raise ValueError('ClsDataPreprocessor: batch_augments needs num_classes')
         if kwargs:
             raise TypeError(f'ClsDataPreprocessor got unsupported arguments {sorted(kwargs)}')
 
@@ -40,7 +47,26 @@ class ClsDataPreprocessor(ImgDataPreprocessor):
             data = {**data, 'inputs': inputs.flip(1)}
         elif self.to_rgb and isinstance(inputs, (list, tuple)):
             data = {**data, 'inputs': [t.flip(0) if t.shape[0] == 3 else t for t in inputs]}
-        return super().forward(data, training, device)
+        out = super().forward(data, training, device)
+        if training and self.batch_augment is not None and out.get('data_samples') is not None:
+            out = self._augment(out)
+        return out
+
+    def _augment(self, data: dict[str, Any]) -> dict[str, Any]:
+        inputs, samples = data['inputs'], data['data_samples']
+        labels = labels_of(samples, inputs.device)
+        scores = torch.nn.functional.one_hot(labels.long(), self.num_classes).to(inputs.dtype)
+        inputs, scores = self.batch_augment(inputs, scores)
+        if isinstance(samples, Tensor):
+            return {**data, 'inputs': inputs, 'data_samples': scores}
+        mixed = []
+        for sample, score in zip(samples, scores):
+            if isinstance(sample, Mapping):
+                mixed.append({**sample, 'gt_score': score})
+            else:
+                sample.gt_score = score
+                mixed.append(sample)
+        return {**data, 'inputs': inputs, 'data_samples': mixed}
 
 
 def _build(cfg: Mapping[str, Any] | nn.Module | None, what: str) -> nn.Module | None:

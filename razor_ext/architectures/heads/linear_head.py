@@ -40,6 +40,19 @@ def labels_of(data_samples: Any, device: torch.device) -> Tensor:
                     f'got {type(data_samples).__name__}')
 
 
+def targets_of(data_samples: Any, device: torch.device) -> Tensor:
+    """Soft targets ``(N, num_classes)`` when the samples carry ``gt_score`` (mmcls's batch
+    augments, Mixup / CutMix, set it) or are a 2-D score tensor, else class indices ``(N,)``."""
+    if isinstance(data_samples, Tensor) and data_samples.ndim == 2:
+        return data_samples.to(device)
+    if isinstance(data_samples, Sequence) and not isinstance(data_samples, Tensor) and data_samples:
+        scores = [s.get('gt_score') if isinstance(s, Mapping) else getattr(s, 'gt_score', None)
+                  for s in data_samples]
+        if all(score is not None for score in scores):
+            return torch.stack([torch.as_tensor(score) for score in scores]).to(device)
+    return labels_of(data_samples, device)
+
+
 @MODELS.register_module(name=['LinearClsHead', 'mmcls.LinearClsHead'])
 class LinearClsHead(nn.Module):
     """``fc`` (``nn.Linear``) on the last neck output; ``loss`` and ``predict`` as in mmcls.
@@ -89,9 +102,9 @@ class LinearClsHead(nn.Module):
     def loss(self, feats: Tensor | tuple[Tensor, ...], data_samples: Any) -> dict[str, Tensor]:
         """``{'loss': ...}`` (plus ``accuracy_top-k`` with ``cal_acc``)."""
         scores = self(feats)
-        target = labels_of(data_samples, scores.device)
+        target = targets_of(data_samples, scores.device)
         losses = {'loss': self.loss_module(scores, target, avg_factor=scores.size(0))}
-        if self.cal_acc:
+        if self.cal_acc and target.ndim == 1:  # mmcls: no accuracy on mixed (soft) targets
             ranked = scores.detach().topk(min(max(self.topk), scores.shape[1]), dim=1).indices
             for k in self.topk:
                 hit = (ranked[:, :k] == target[:, None]).any(1).float().mean() * 100

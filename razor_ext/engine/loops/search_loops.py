@@ -1,4 +1,5 @@
-"""Search loops for the runner: ``EvolutionSearchLoop`` and ``SubnetValLoop`` (MMRazor's names)."""
+"""Search loops for the runner: ``EvolutionSearchLoop``, ``SubnetValLoop`` and
+``SlimmableValLoop`` (MMRazor's names)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -15,7 +16,7 @@ from razor_ext.registry import LOOPS, TASK_UTILS
 if TYPE_CHECKING:
     from razor_ext.engine.runner import Runner
 
-__all__ = ['EvolutionSearchLoop', 'SubnetValLoop']
+__all__ = ['EvolutionSearchLoop', 'SlimmableValLoop', 'SubnetValLoop']
 
 
 def with_runtime_latency(estimator_cfg: Mapping[str, Any]) -> dict[str, Any]:
@@ -161,4 +162,37 @@ class SubnetValLoop(BaseLoop):
             random.setstate(rng_state)
             mutator.set_choices(before)
         self.runner.call_hook('after_val', metrics=metrics)
+        return metrics
+
+
+@LOOPS.register_module()
+class SlimmableValLoop(BaseLoop):
+    """Validate every subnet of a slimmable network (MMRazor's ``SlimmableValLoop``): the model's
+    mutator lists them in ``subnets`` (``SlimmableNetwork`` with a ``SlimmableChannelMutator``).
+
+    ``run()`` returns ``{'subnet_0.accuracy/top1': ..., 'subnet_1.accuracy/top1': ...}`` and
+    leaves the mutator's choices as they were.
+    """
+
+    def __init__(self, runner: Runner, dataloader: DataLoader | Mapping[str, Any],
+                 evaluator: Any = None, fp16: bool = False) -> None:
+        super().__init__(runner, dataloader)
+        self.evaluator = runner.build_evaluator(evaluator)
+
+    def run(self) -> dict[str, float]:
+        model = self.runner.model
+        mutator = getattr(model, 'mutator', None)
+        subnets = getattr(mutator, 'subnets', None)
+        if getattr(model, 'is_deployed', False) or not subnets:
+            raise ValueError('SlimmableValLoop validates the subnets of a SlimmableNetwork '
+                             '(deploy_index=-1); use ValLoop for a deployed subnet')
+        before = dict(mutator.current_choices)
+        metrics: dict[str, float] = {}
+        try:
+            for index, subnet in enumerate(subnets):
+                mutator.set_choices(subnet)
+                result = evaluate(model, self.dataloader, self.evaluator)
+                metrics.update({f'subnet_{index}.{k}': v for k, v in result.items()})
+        finally:
+            mutator.set_choices(before)
         return metrics

@@ -6,10 +6,11 @@ from razor_ext.supernet.dynamic_ops.dynamic_conv import DynamicConv2d, OFAConv2d
 from razor_ext.supernet.dynamic_ops.dynamic_linear import DynamicLinear
 from razor_ext.supernet.dynamic_ops.dynamic_mixin import DynamicMixin
 from razor_ext.supernet.dynamic_ops.dynamic_norm import DynamicBatchNorm2d, DynamicLayerNorm
+from razor_ext.supernet.dynamic_ops.dynamic_resizer import DynamicInputResizer, InputResizer
 from razor_ext.supernet.dynamic_ops.dynamic_sequential import DynamicSequential
 
 BigNasConv2d = DynamicConv2d
 
-__all__ = ['BigNasConv2d', 'DynamicBatchNorm2d', 'DynamicConv2d', 'DynamicLayerNorm', 'DynamicLinear',
-           'DynamicMixin', 'DynamicMultiheadAttention', 'DynamicSequential', 'MultiheadSelfAttention',
-           'OFAConv2d']
+__all__ = ['BigNasConv2d', 'DynamicBatchNorm2d', 'DynamicConv2d', 'DynamicInputResizer', 'DynamicLayerNorm', 'DynamicLinear',
+           'DynamicMixin', 'DynamicMultiheadAttention', 'DynamicSequential', 'InputResizer',
+           'MultiheadSelfAttention', 'OFAConv2d']
