@@ -107,11 +107,12 @@ def build_schedulers(optimizer: Any, cfgs: Any, iters_per_epoch: int) -> list[tu
     if isinstance(cfgs, Mapping) and 'type' not in cfgs and isinstance(optimizer, Mapping):
         # MMEngine's form for several optimizers: {optimizer name: scheduler config(s)}
         # (MMRazor's DFAD / ZSKT: architecture and generator).
-        unknown = sorted(set(cfgs) - set(optimizer))
+        # 'mutator' is dropped by build_optimizers for a fixed subnet (its inherited schedule too)
+        unknown = sorted(set(cfgs) - set(optimizer) - {'mutator'})
         if unknown:
             raise KeyError(f'param_scheduler names {unknown}, which are not optimizers; the '
                            f'optimizers are {sorted(optimizer)}')
-        return [s for name, sub in cfgs.items()
+        return [s for name, sub in cfgs.items() if name in optimizer
                 for s in build_schedulers(optimizer[name], sub, iters_per_epoch)]
     cfgs = [cfgs] if isinstance(cfgs, Mapping) else list(cfgs)
     optimizers = list(optimizer.values()) if isinstance(optimizer, Mapping) else [optimizer]

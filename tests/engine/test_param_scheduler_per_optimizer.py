@@ -20,5 +20,10 @@ def test_each_optimizer_gets_its_own_schedules():
         s.step()
     assert opts['architecture'].param_groups[0]['lr'] == pytest.approx(0.1)
     assert opts['generator'].param_groups[0]['lr'] == pytest.approx(0.5)
-    with pytest.raises(KeyError, match="names \\['mutator'\\].*optimizers are"):
-        build_schedulers(opts, dict(mutator=dict(type='StepLR', step_size=1)), 10)
+    with pytest.raises(KeyError, match="names \\['generatr'\\].*optimizers are"):
+        build_schedulers(opts, dict(generatr=dict(type='StepLR', step_size=1)), 10)
+    # a fixed subnet inherits the supernet's 'mutator' schedule; build_optimizers dropped that
+    # optimizer (with a warning), so its schedule goes too
+    only = build_schedulers(opts, dict(architecture=dict(type='StepLR', step_size=1, by_epoch=False),
+                                       mutator=dict(type='StepLR', step_size=1)), 10)
+    assert [s.optimizer for s, _ in only] == [opts['architecture']]
