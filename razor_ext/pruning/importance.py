@@ -135,7 +135,11 @@ def atom_importance(analysis: Analysis, model: torch.nn.Module, criterion: str |
     score 0).
 
     Example:
-        >>> scores = atom_importance(analysis, model, 'l2')  # doctest: +SKIP
+        >>> from torch import nn
+        >>> from razor_ext.pruning import analyze
+        >>> model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Conv2d(8, 4, 3))
+        >>> analysis = analyze(model, torch.randn(1, 3, 8, 8)).analysis
+        >>> scores = atom_importance(analysis, model, 'l2')
         >>> scores.shape == analysis.resolved.final.shape
         True
     """
