@@ -13,7 +13,7 @@ On an AVX512_BF16 CPU ours runs ``vdpbf16ps`` on codes turned into bf16 (see
 ``razor_ext.ops.weight_only_linear.weight_only_cpu_path``); "ours" has float32 activations (split in
 two bf16 parts), "ours bf16" bfloat16 ones (one part).
 
-Standalone, with absolute times:  ``python benchmarks/test_weight_only_linear.py [threads] [rounds]``
+Standalone, with absolute times:  ``python benchmarks/test_weight_only_linear.py [threads] [rounds] [tokens]``
 """
 from __future__ import annotations
 
@@ -81,25 +81,31 @@ def test_ours_matches_torch(tokens):
     torch.testing.assert_close(roles["torch int4 bf16"]().float(), roles["eager"](), rtol=5e-2, atol=5e-2)
 
 
-def main(threads: int = 2, rounds: int = 60) -> None:
-    """Round robin over every role, printing the fastest and 10th-percentile round of each, the
-    copy bandwidth and the ratios the issue asks about (a standalone run, outside pytest)."""
+def main(threads: int = 2, rounds: int = 60, tokens: int = 0) -> None:
+    """Round robin over every role (in an order shuffled each round, as ``paired`` does: a role
+    run after "copy" finds the weights evicted), printing the fastest and 10th-percentile round of
+    each, the copy bandwidth and the ratios the issue asks about; ``tokens`` > 0 runs that count
+    only. A standalone run, outside pytest."""
+    import random
     import time
 
     torch.set_num_threads(threads)
     print(f"{threads} threads, {rounds} rounds; times in ms: fastest / 10th percentile")
-    for shape, tokens in CASES:
-        roles = build(*SHAPES[shape], tokens)
+    order = random.Random(0)
+    for shape, count in CASES:
+        if tokens and count != tokens:
+            continue
+        roles = build(*SHAPES[shape], count)
         times: dict[str, list[float]] = {r: [] for r in roles}
         for _ in range(rounds):
-            for role, fn in roles.items():
+            for role in order.sample(list(roles), len(roles)):
                 start = time.perf_counter()
-                fn()
+                roles[role]()
                 times[role].append(time.perf_counter() - start)
         best = {r: min(v) for r, v in times.items()}
         p10 = {r: sorted(v)[len(v) // 10] for r, v in times.items()}
         moved = moved_bytes(*SHAPES[shape])
-        print(f"{shape} x{tokens}: " + ", ".join(f"{r} {best[r] * 1e3:.3f}/{p10[r] * 1e3:.3f}" for r in roles))
+        print(f"{shape} x{count}: " + ", ".join(f"{r} {best[r] * 1e3:.3f}/{p10[r] * 1e3:.3f}" for r in roles))
         print(f"    ours reads {moved / 2**20:.2f} MiB; copy bandwidth {2 * moved / best['copy'] / 1e9:.1f} GB/s, "
               f"so the floor is {best['copy'] / 2 * 1e3:.3f} ms; fastest-round ratios: "
               f"F.linear / ours {best['eager'] / best['ours']:.2f}x, torch int4 bf16 / ours "
@@ -111,4 +117,4 @@ def main(threads: int = 2, rounds: int = 60) -> None:
 if __name__ == "__main__":
     import sys
 
-    main(*(int(a) for a in sys.argv[1:3]))
+    main(*(int(a) for a in sys.argv[1:4]))
