@@ -110,7 +110,8 @@ def main(threads: int = 2, rounds: int = 60, tokens: int = 0) -> None:
               f"so the floor is {best['copy'] / 2 * 1e3:.3f} ms; fastest-round ratios: "
               f"F.linear / ours {best['eager'] / best['ours']:.2f}x, torch int4 bf16 / ours "
               f"{best['torch int4 bf16'] / best['ours']:.2f}x, torch int4 bf16 / ours bf16 "
-              f"{best['torch int4 bf16'] / best['ours bf16']:.2f}x, ours / floor {2 * best['ours'] / best['copy']:.2f}x",
+              f"{best['torch int4 bf16'] / best['ours bf16']:.2f}x, "
+              f"ours / floor {2 * best['ours'] / best['copy']:.2f}x",
               flush=True)
 
 

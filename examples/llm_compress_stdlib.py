@@ -139,7 +139,8 @@ def perplexity(model: nn.Module, data: torch.Tensor, length: int) -> float:
 
 def run(steps: int, max_bytes: int, length: int = 128, calib: int = 64, dim: int = 192,
         layers: int = 4, hidden: int | None = None, seeds: int = 1, act_order: bool = False,
-        per_channel: bool = False, checkpoint: Path | None = None, batch: int = 16) -> list[tuple[str, list[float], float]]:
+        per_channel: bool = False, checkpoint: Path | None = None,
+        batch: int = 16) -> list[tuple[str, list[float], float]]:
     """Train (or load ``checkpoint``), compress, return ``[(arm, perplexities, seconds)]``.
 
     Arms that calibrate run once per calibration seed (``seeds`` disjoint draws of ``calib``
@@ -220,7 +221,8 @@ def main() -> None:
                    layers=args.layers, hidden=args.hidden, seeds=args.seeds, act_order=args.act_order,
                    per_channel=args.per_channel, batch=args.batch, checkpoint=args.checkpoint)
     text = (f"Tiny Llama ({args.dim} wide, MLP {args.hidden or 3 * args.dim}, {args.layers} blocks, "
-            f"{args.steps} steps of {args.batch if not args.quick else 16} windows) on Python {sysconfig.get_python_version()} stdlib source, "
+            f"{args.steps} steps of {args.batch if not args.quick else 16} windows) "
+            f"on Python {sysconfig.get_python_version()} stdlib source, "
             f"{args.calib} calibration windows, act_order={args.act_order}, "
             f"{torch.get_num_threads()} threads\n\n{table(rows)}\n")
     print(text)
