@@ -7,7 +7,7 @@ Nothing is downloaded: the text is read from the running interpreter's standard 
 The model (written here: RMSNorm, rotary attention, SwiGLU MLP, ``model.layers`` as the block
 list GPTQ / SparseGPT walk) trains in a few minutes on two CPU threads.
 
-Run:  PYTHONPATH=. python examples/llm_compress_stdlib.py [--steps 600] [--out results.md] [--seed N | --seeds 0 1 2]
+Run:  PYTHONPATH=. python examples/llm_compress_stdlib.py [--steps 600] [--seeds 3] [--out results.md]
       PYTHONPATH=. python examples/llm_compress_stdlib.py --quick   (a smoke run, seconds)
 """
 from __future__ import annotations
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import copy
 import math
+import statistics
 import sysconfig
 import time
 from pathlib import Path
@@ -105,9 +106,8 @@ def windows(data: torch.Tensor, count: int, length: int, gen: torch.Generator) -
     return torch.stack([data[s:s + length + 1] for s in starts.tolist()])
 
 
-def train(model: nn.Module, data: torch.Tensor, steps: int, length: int, batch: int,
-          seed: int = 0) -> None:
-    gen = torch.Generator().manual_seed(seed)
+def train(model: nn.Module, data: torch.Tensor, steps: int, length: int, batch: int) -> None:
+    gen = torch.Generator().manual_seed(0)
     opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=0.01)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, 2e-3, total_steps=steps,
                                                 pct_start=max(0.05, 3 / steps))
@@ -138,58 +138,62 @@ def perplexity(model: nn.Module, data: torch.Tensor, length: int) -> float:
 
 
 def run(steps: int, max_bytes: int, length: int = 128, calib: int = 64, dim: int = 192,
-        layers: int = 4, seed: int = 0) -> list[tuple[str, float, float]]:
-    """Train, compress six ways, return ``[(arm, perplexity, seconds to compress)]``.
+        layers: int = 4, hidden: int | None = None, seeds: int = 1, act_order: bool = False,
+        per_channel: bool = False, checkpoint: Path | None = None,
+        batch: int = 16) -> list[tuple[str, list[float], float]]:
+    """Train (or load ``checkpoint``), compress, return ``[(arm, perplexities, seconds)]``.
 
-    ``seed`` sets the initialisation, the training windows and (``seed + 1``) the calibration
-    windows; the text split is fixed."""
-    torch.manual_seed(seed)
+    Arms that calibrate run once per calibration seed (``seeds`` disjoint draws of ``calib``
+    windows); RTN and magnitude need no data and run once."""
+    torch.manual_seed(0)
     train_data, held = stdlib_bytes(max_bytes)
     print(f"text: {len(train_data)} train / {len(held)} held-out bytes of stdlib source")
-    model = TinyLlama(dim=dim, layers=layers, hidden=3 * dim)
-    t0 = time.perf_counter()
-    train(model, train_data, steps, length, batch=16, seed=seed)
-    print(f"trained in {time.perf_counter() - t0:.0f} s")
-    calib_batches = [w[None, :-1] for w in windows(train_data, calib, length, torch.Generator().manual_seed(seed + 1))]
-    arms = [("float", lambda m: m),
-            ("RTN int4 g128", lambda m: gptq(m, None, bits=4, group_size=128, method="rtn")),
-            ("GPTQ int4 g128", lambda m: gptq(m, calib_batches, bits=4, group_size=128)),
-            ("magnitude 50%", lambda m: sparse_gpt(m, None, sparsity=0.5, method="magnitude")),
-            ("SparseGPT 50%", lambda m: sparse_gpt(m, calib_batches, sparsity=0.5)),
-            ("SparseGPT 2:4", lambda m: sparse_gpt(m, calib_batches, pattern="2:4"))]
-    rows = []
-    for name, compress in arms:
+    model = TinyLlama(dim=dim, layers=layers, hidden=hidden or 3 * dim)
+    if checkpoint is not None and checkpoint.exists():
+        model.load_state_dict(torch.load(checkpoint))
+        model.eval()
+        print(f"loaded the trained model from {checkpoint}")
+    else:
         t0 = time.perf_counter()
-        compressed = compress(copy.deepcopy(model))
-        seconds = time.perf_counter() - t0
-        rows.append((name, perplexity(compressed, held, length), seconds))
-        print(f"  {name:<16} perplexity {rows[-1][1]:.3f}  ({seconds:.1f} s)", flush=True)
+        train(model, train_data, steps, length, batch=batch)
+        print(f"trained in {time.perf_counter() - t0:.0f} s")
+        if checkpoint is not None:
+            torch.save(model.state_dict(), checkpoint)
+
+    def calib_for(seed: int) -> list[torch.Tensor]:
+        return [w[None, :-1] for w in windows(train_data, calib, length, torch.Generator().manual_seed(1 + seed))]
+
+    arms = [("float", False, lambda m, c: m),
+            ("RTN int4 g128", False, lambda m, c: gptq(m, None, bits=4, group_size=128, method="rtn")),
+            ("GPTQ int4 g128", True, lambda m, c: gptq(m, c, bits=4, group_size=128, act_order=act_order)),
+            ("magnitude 50%", False, lambda m, c: sparse_gpt(m, None, sparsity=0.5, method="magnitude")),
+            ("SparseGPT 50%", True, lambda m, c: sparse_gpt(m, c, sparsity=0.5)),
+            ("SparseGPT 2:4", True, lambda m, c: sparse_gpt(m, c, pattern="2:4"))]
+    if per_channel:  # one scale per output row: rounding error large enough to separate the two
+        arms += [("RTN int4 per-channel", False, lambda m, c: gptq(m, None, bits=4, group_size=-1, method="rtn")),
+                 ("GPTQ int4 per-channel", True,
+                  lambda m, c: gptq(m, c, bits=4, group_size=-1, act_order=act_order))]
+    rows = []
+    for name, calibrates, compress in arms:
+        ppls, seconds = [], 0.0
+        for seed in range(seeds if calibrates else 1):
+            t0 = time.perf_counter()
+            compressed = compress(copy.deepcopy(model), calib_for(seed) if calibrates else None)
+            seconds += time.perf_counter() - t0
+            ppls.append(perplexity(compressed, held, length))
+        rows.append((name, ppls, seconds / len(ppls)))
+        print(f"  {name:<16} perplexity {' '.join(f'{p:.4f}' for p in ppls)}  ({rows[-1][2]:.1f} s)", flush=True)
     return rows
 
 
-def table(rows: list[tuple[str, float, float]]) -> str:
-    base = rows[0][1]
-    lines = ["| arm | held-out perplexity (bytes) | vs float | compress time |", "|---|---|---|---|"]
-    for name, ppl, seconds in rows:
-        lines.append(f"| {name} | {ppl:.3f} | {100 * (ppl / base - 1):+.1f}% | {seconds:.1f} s |")
-    return "\n".join(lines)
-
-
-def seeds_table(per_seed: list[list[tuple[str, float, float]]], seeds: list[int]) -> str:
-    """Several seeds: per arm, held-out perplexity and its change against float as mean ± std."""
-    import statistics
-
-    def mean_std(values: list[float], fmt: str) -> str:
-        std = statistics.stdev(values) if len(values) > 1 else 0.0
-        return f"{format(statistics.mean(values), fmt)} ± {format(std, fmt.lstrip('+'))}"
-
-    lines = [f"| arm | held-out perplexity, mean ± std (seeds {', '.join(map(str, seeds))}) | "
-             "vs float %, mean ± std | per seed |", "|---|---|---|---|"]
-    for i, (name, _, _) in enumerate(per_seed[0]):
-        ppl = [rows[i][1] for rows in per_seed]
-        rel = [100 * (rows[i][1] / rows[0][1] - 1) for rows in per_seed]
-        lines.append(f"| {name} | {mean_std(ppl, '.3f')} | {mean_std(rel, '+.2f')} | "
-                     f"{' / '.join(f'{v:.3f}' for v in ppl)} |")
+def table(rows: list[tuple[str, list[float], float]]) -> str:
+    base = statistics.mean(rows[0][1])
+    lines = ["| arm | held-out perplexity (bytes) | std over calibration seeds | vs float | compress time |",
+             "|---|---|---|---|---|"]
+    for name, ppls, seconds in rows:
+        ppl = statistics.mean(ppls)
+        std = f"{statistics.stdev(ppls):.4f} (n={len(ppls)})" if len(ppls) > 1 else "-"
+        lines.append(f"| {name} | {ppl:.4f} | {std} | {100 * (ppl / base - 1):+.2f}% | {seconds:.1f} s |")
     return "\n".join(lines)
 
 
@@ -198,39 +202,36 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=600)
     parser.add_argument("--bytes", type=int, default=4_000_000)
     parser.add_argument("--dim", type=int, default=192)
+    parser.add_argument("--hidden", type=int, default=None, help="MLP width (default 3 * dim)")
     parser.add_argument("--layers", type=int, default=4)
+    parser.add_argument("--batch", type=int, default=16, help="training windows per step")
     parser.add_argument("--calib", type=int, default=64, help="calibration windows of 128 bytes")
+    parser.add_argument("--seeds", type=int, default=1, help="calibration draws per calibrating arm")
+    parser.add_argument("--act-order", action="store_true", help="GPTQ with act_order=True")
+    parser.add_argument("--per-channel", action="store_true", help="also RTN / GPTQ int4 per channel")
+    parser.add_argument("--checkpoint", type=Path, help="trained weights: loaded if present, else saved")
     parser.add_argument("--quick", action="store_true", help="a smoke run: tiny model, few steps")
     parser.add_argument("--out", type=Path)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--seeds", type=int, nargs="+", default=None,
-                        help="several seeds: one table each, then mean ± std per arm")
     args = parser.parse_args()
-    seeds = args.seeds or [args.seed]
-    per_seed = []
-    for seed in seeds:
-        if args.quick:
-            per_seed.append(run(steps=20, max_bytes=200_000, length=64, calib=4, dim=128, layers=2,
-                                seed=seed))
-        else:
-            per_seed.append(run(steps=args.steps, max_bytes=args.bytes, calib=args.calib,
-                                dim=args.dim, layers=args.layers, seed=seed))
-    rows = per_seed[0]
+    if args.quick:
+        args.steps, args.bytes, args.dim, args.layers, args.calib = 20, 200_000, 128, 2, 4
+        rows = run(steps=20, max_bytes=200_000, length=64, calib=4, dim=128, layers=2)
+    else:
+        rows = run(steps=args.steps, max_bytes=args.bytes, calib=args.calib, dim=args.dim,
+                   layers=args.layers, hidden=args.hidden, seeds=args.seeds, act_order=args.act_order,
+                   per_channel=args.per_channel, batch=args.batch, checkpoint=args.checkpoint)
     from razor_ext.estimators import cpu_signature
 
     host = cpu_signature()
-    text = (f"Tiny Llama ({args.dim if not args.quick else 128} wide, "
-            f"{args.layers if not args.quick else 2} blocks, {args.steps if not args.quick else 20} steps) "
+    text = (f"Tiny Llama ({args.dim} wide, MLP {args.hidden or 3 * args.dim}, {args.layers} blocks, "
+            f"{args.steps} steps of {args.batch if not args.quick else 16} windows) "
             f"on Python {sysconfig.get_python_version()} stdlib source, "
-            f"{torch.get_num_threads()} threads, seed {seeds[0]}, host {host['cpu']} "
-            f"({', '.join(host['flags'])})\n\n{table(rows)}\n")
-    if len(seeds) > 1:
-        text += f"\n{seeds_table(per_seed, seeds)}\n"
+            f"{args.calib} calibration windows, act_order={args.act_order}, "
+            f"{torch.get_num_threads()} threads, host {host['cpu']} ({', '.join(host['flags'])})"
+            f"\n\n{table(rows)}\n")
     print(text)
     if args.out:
-        from razor_ext.fileio import atomic_write_text
-
-        atomic_write_text(args.out, text)
+        args.out.write_text(text)
 
 
 if __name__ == "__main__":

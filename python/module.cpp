@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "razor/isa.h"
+#include "razor/weight_only.h"
 
 #ifndef RAZOR_EXT_TORCH_VERSION
 #error "RAZOR_EXT_TORCH_VERSION must name the torch version the extension is built against"
@@ -46,4 +47,8 @@ PYBIND11_MODULE(_C, m) {
   // The CPU kernels' instruction-set path (razor/isa.h): the one in use and the CPU's widest.
   m.def("cpu_isa", [] { return std::string(razor::isa_name(razor::active_isa())); });
   m.def("cpu_isa_host", [] { return std::string(razor::isa_name(razor::host_isa())); });
+  // weight_only_linear's CPU path for a shape: "avx512_bf16", "avx512", "avx2" or "scalar".
+  m.def("weight_only_cpu_path", [](int64_t group_size, int bits) {
+    return std::string(razor::cpu::weight_only_path(group_size, bits));
+  });
 }

@@ -17,6 +17,8 @@ namespace {
 
 // Output columns per parallel_for grain: a 4096-wide int4 row is 2 KiB of weights.
 constexpr int64_t kGrainBytes = 32 * 1024;
+// bf16 parts of float32 activations on the AVX512_BF16 path: 2 keep 16 significant bits.
+constexpr int kFloatParts = 2;
 
 at::Tensor weight_only_linear_cpu(const at::Tensor& x, const at::Tensor& packed_weight,
                                   const at::Tensor& scales, const at::Tensor& zeros,
@@ -36,12 +38,29 @@ at::Tensor weight_only_linear_cpu(const at::Tensor& x, const at::Tensor& packed_
       const at::Tensor w = packed_weight.contiguous();
       const at::Tensor s = scales.contiguous();
       const at::Tensor z = zeros.contiguous();
-      at::Tensor split;
+      at::Tensor split, x_bf16, group_sums;
       razor::WeightOnlyCall call{xf.const_data_ptr<float>(), w.const_data_ptr<uint8_t>(),
                                  s.const_data_ptr<float>(), z.const_data_ptr<uint8_t>(),
                                  y.mutable_data_ptr<float>(), m, n, k, group_size,
                                  static_cast<int>(bits)};
-      if (razor::cpu::weight_only_wants_split(group_size, static_cast<int>(bits))) {
+      if (razor::cpu::weight_only_wants_bf16(group_size, static_cast<int>(bits))) {
+        // bfloat16 activations are one bf16 part exactly; float16 ones two; float32 ones keep
+        // kFloatParts parts (razor/weight_only.h).
+        const int parts = x.scalar_type() == at::kBFloat16 ? 1
+                          : x.scalar_type() == at::kHalf   ? 2
+                                                           : kFloatParts;
+        const int64_t groups = (k + group_size - 1) / group_size;
+        const int64_t stride = razor::cpu::weight_only_bf16_stride(k);
+        x_bf16 = at::empty({parts, m, stride}, xf.options().dtype(at::kBFloat16));
+        group_sums = at::empty({m, groups}, xf.options());
+        uint16_t* bits16 = reinterpret_cast<uint16_t*>(x_bf16.mutable_data_ptr<at::BFloat16>());
+        razor::cpu::weight_only_prepare_bf16(xf.const_data_ptr<float>(), m, k, group_size, parts,
+                                             bits16, group_sums.mutable_data_ptr<float>());
+        call.x_bf16 = bits16;
+        call.x_parts = parts;
+        call.x_stride = stride;
+        call.x_group_sums = group_sums.const_data_ptr<float>();
+      } else if (razor::cpu::weight_only_wants_split(group_size, static_cast<int>(bits))) {
         split = at::empty_like(xf);
         razor::cpu::weight_only_split_x(xf.const_data_ptr<float>(), m, k,
                                         split.mutable_data_ptr<float>());

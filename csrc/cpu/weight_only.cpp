@@ -4,6 +4,7 @@
 //     table (q - zero) * scale of the group with vpermps (which reads only the index's low 4 bits),
 //     the high nibble (a shift by 4) indexes it again; the two halves meet x in its split order.
 //   AVX2, and 8 bits: bytes -> int32 -> float, then w = q * scale - zero * scale in one FMA.
+//   AVX512_BF16, 4 bits: weight_only_bf16.cpp (the caller chooses it by setting x_bf16).
 //   Scalar: everything else (group sizes not a multiple of 32, the tail of a ragged last group).
 #include <immintrin.h>
 
@@ -246,7 +247,14 @@ void weight_only_split_x(const float* x, int64_t m, int64_t k, float* x_split) {
   }
 }
 
+const char* weight_only_path(int64_t group_size, int bits) {
+  if (weight_only_wants_bf16(group_size, bits)) return "avx512_bf16";
+  if (group_size % kChunk != 0) return "scalar";
+  return isa_name(best_isa());
+}
+
 void weight_only_linear_rows(const WeightOnlyCall& c, int64_t begin, int64_t end) {
+  if (c.x_bf16 != nullptr) return weight_only_bf16_rows(c, begin, end);
   const Isa isa = best_isa();
   const bool vector = isa != Isa::kScalar && c.group_size % kChunk == 0 &&
                       (c.bits == 8 || c.x_split != nullptr);

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from razor_ext.extension import load_extension
 from razor_ext.ops.below_autograd import call_op
 from razor_ext.ops.weight_only_pack import dequantize_weight
 
@@ -48,6 +49,21 @@ def weight_only_linear(x: Tensor, packed_weight: Tensor, scales: Tensor, zeros: 
         raise TypeError(f"weight_only_linear: bits must be an int, got {type(bits).__name__}")
     return call_op(torch.ops.razor_ext.weight_only_linear, x, packed_weight, scales, zeros,
                    group_size, bits)
+
+
+def weight_only_cpu_path(group_size: int, bits: int = 4) -> str:
+    """The CPU path :func:`weight_only_linear` takes for this weight format on this host.
+
+    ``'avx512_bf16'`` (4 bits, group size 32 or a multiple of 64, a CPU with AVX512_BF16:
+    one ``vdpbf16ps`` per 32 codes, activations in bf16 parts), ``'avx512'``, ``'avx2'`` or
+    ``'scalar'``; ``RAZOR_EXT_ISA`` narrows it and ``RAZOR_EXT_WEIGHT_ONLY_BF16=0`` turns the
+    bf16 path off (both read once per process).
+
+    Example:
+        >>> weight_only_cpu_path(128, 4) in ("avx512_bf16", "avx512", "avx2", "scalar")
+        True
+    """
+    return str(load_extension().weight_only_cpu_path(int(group_size), int(bits)))
 
 
 @torch.library.register_fake("razor_ext::weight_only_linear")
