@@ -3,13 +3,11 @@
 ``MultiheadAttention`` / ``DynamicMultiheadAttention`` of ``ops/transformer_series``)."""
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from razor_ext.supernet.dynamic_ops import DynamicMixin
+from razor_ext.supernet.dynamic_ops.dynamic_attention import ElasticHeadsMixin
 
 
 def relative_position_index(num_tokens: int, max_distance: int) -> tuple[Tensor, Tensor]:
@@ -116,7 +114,7 @@ class RelPosMultiheadAttention(nn.Module):
         return self.attend(x, self.num_heads)
 
 
-class DynamicRelPosMultiheadAttention(DynamicMixin, RelPosMultiheadAttention):
+class DynamicRelPosMultiheadAttention(ElasticHeadsMixin, RelPosMultiheadAttention):
     """:class:`RelPosMultiheadAttention` with an elastic number of heads (the leading ones) and
     embedding width (the input's; a registered ``embed_dims`` mutable is checked against it).
 
@@ -129,23 +127,8 @@ class DynamicRelPosMultiheadAttention(DynamicMixin, RelPosMultiheadAttention):
         (torch.Size([2, 5, 24]), torch.Size([16, 32]))
     """
 
-    accepted_mutable_attrs = ('embed_dims', 'num_heads')
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._init_dynamic()
-
-    def _check_attr_choice(self, attr: str, choice: Any) -> None:
-        full = self.embed_dims if attr == 'embed_dims' else self.num_heads
-        if not isinstance(choice, int) or not 1 <= choice <= full:
-            raise ValueError(f'DynamicRelPosMultiheadAttention.{attr}: choice {choice!r} must be '
-                             f'an int in [1, {full}]')
-
     def forward(self, x: Tensor) -> Tensor:
-        e = self.active('embed_dims', x.shape[-1])
-        if e != x.shape[-1]:
-            raise ValueError(f'DynamicRelPosMultiheadAttention: embed_dims mutable chose {e} but '
-                             f'the input has {x.shape[-1]} features')
+        self.active_embed_dims(x)
         return self.attend(x, self.active('num_heads', self.num_heads))
 
     def owned_parameters(self) -> list[nn.Parameter]:

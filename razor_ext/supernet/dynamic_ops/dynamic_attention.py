@@ -51,7 +51,34 @@ class MultiheadSelfAttention(nn.Module):
 
 
 @MODELS.register_module()
-class DynamicMultiheadAttention(DynamicMixin, MultiheadSelfAttention):
+class ElasticHeadsMixin(DynamicMixin):
+    """Elastic ``num_heads`` (the leading heads) and ``embed_dims`` (the input's width, checked
+    against a registered mutable) for an attention module with ``embed_dims`` and ``num_heads``
+    attributes: the choice checks every dynamic attention op shares."""
+
+    accepted_mutable_attrs = ('embed_dims', 'num_heads')
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._init_dynamic()
+
+    def _check_attr_choice(self, attr: str, choice: Any) -> None:
+        full = self.embed_dims if attr == 'embed_dims' else self.num_heads
+        if not isinstance(choice, int) or not 1 <= choice <= full:
+            raise ValueError(f'{type(self).__name__}.{attr}: choice {choice!r} must be an int '
+                             f'in [1, {full}]')
+
+    def active_embed_dims(self, x: Tensor) -> int:
+        """The input's width, which a registered ``embed_dims`` mutable must agree with."""
+        e = self.active('embed_dims', x.shape[-1])
+        if e != x.shape[-1]:
+            raise ValueError(f'{type(self).__name__}: embed_dims mutable chose {e} but the input '
+                             f'has {x.shape[-1]} features')
+        self._check_attr_choice('embed_dims', e)
+        return e
+
+
+class DynamicMultiheadAttention(ElasticHeadsMixin, MultiheadSelfAttention):
     """:class:`MultiheadSelfAttention` with elastic ``num_heads`` (leading heads) and
     ``embed_dims`` (the input's width; a registered mutable is checked against it). The
     projections run on :func:`razor_ext.ops.dynamic_linear`.
@@ -65,24 +92,8 @@ class DynamicMultiheadAttention(DynamicMixin, MultiheadSelfAttention):
         (torch.Size([2, 3, 12]), torch.Size([8, 16]))
     """
 
-    accepted_mutable_attrs = ('embed_dims', 'num_heads')
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._init_dynamic()
-
-    def _check_attr_choice(self, attr: str, choice: Any) -> None:
-        full = self.embed_dims if attr == 'embed_dims' else self.num_heads
-        if not isinstance(choice, int) or not 1 <= choice <= full:
-            raise ValueError(f'DynamicMultiheadAttention.{attr}: choice {choice!r} must be an int '
-                             f'in [1, {full}]')
-
     def forward(self, x: Tensor) -> Tensor:
-        e = self.active('embed_dims', x.shape[-1])
-        if e != x.shape[-1]:
-            raise ValueError(f'DynamicMultiheadAttention: embed_dims mutable chose {e} but the input '
-                             f'has {x.shape[-1]} features')
-        self._check_attr_choice('embed_dims', e)
+        e = self.active_embed_dims(x)
         heads = self.active('num_heads', self.num_heads)
         inner = heads * self.head_dims
         q, k, v = (ops.dynamic_linear(x, lin.weight, lin.bias, inner)
