@@ -41,6 +41,21 @@ def optimizer_step(optimizer: Any, loss: torch.Tensor, model: nn.Module | None =
     optimizer.step()
 
 
+def accumulate_grad(optimizer: Any, loss: torch.Tensor) -> None:
+    """Backward ``loss`` into the gradients without stepping (several forwards per step, as in
+    the sandwich rule): through an OptimWrapper's ``backward`` where there is one.
+
+    Example:
+        >>> w = nn.Parameter(torch.ones(2))
+        >>> accumulate_grad(torch.optim.SGD([w], lr=0.1), (2 * w).sum()); w.grad
+        tensor([2., 2.])
+    """
+    if hasattr(optimizer, 'update_params'):
+        optimizer.backward(loss)
+    else:
+        loss.backward()
+
+
 def pick_optimizer(optimizer: Any, key: str) -> Any:
     """``optimizer[key]`` from a dict / OptimWrapperDict, else ``optimizer`` itself."""
     if isinstance(optimizer, Mapping) or hasattr(optimizer, 'optim_wrappers'):

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from razor_ext.nas.algorithms.base_nas import NASAlgorithm
+from razor_ext.nas.algorithms.base_nas import NASAlgorithm, accumulate_grad
 from razor_ext.registry import MODELS
 
 __all__ = ['SandwichAlgorithm', 'InplaceDistillLoss']
@@ -153,10 +153,7 @@ class SandwichAlgorithm(NASAlgorithm):
                 out, _ = self._run(inputs, samples, with_loss=False)
                 losses = {'loss_kd': self.distill_loss(out, teacher)}
             total, sub_log = self.parse_losses(losses)
-            if hasattr(optimizer, 'update_params'):
-                optimizer.backward(total)
-            else:
-                total.backward()
+            accumulate_grad(optimizer, total)
             log.update({f'{kind}_subnet.{k}': v for k, v in sub_log.items()})
         optimizer.step()
         return log

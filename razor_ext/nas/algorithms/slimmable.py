@@ -8,6 +8,7 @@ from typing import Any
 from torch import nn
 
 from razor_ext.algorithm.base_algorithm import BaseAlgorithm
+from razor_ext.nas.algorithms.base_nas import accumulate_grad
 from razor_ext.registry import MODELS
 
 __all__ = ['SlimmableNetwork']
@@ -76,11 +77,7 @@ class SlimmableNetwork(BaseAlgorithm):
             self.mutator.set_choices(subnet)
             losses = self(batch['inputs'], batch['data_samples'], mode='loss')
             total, sub_log = self.parse_losses(losses)
-            scaled = total / self.num_subnet
-            if hasattr(optimizer, 'update_params'):
-                optimizer.backward(scaled)
-            else:
-                scaled.backward()
+            accumulate_grad(optimizer, total / self.num_subnet)
             log.update({f'subnet_{index}.{k}': v for k, v in sub_log.items()})
         optimizer.step()
         return log
