@@ -10,6 +10,7 @@
 
 #include "channel_args.h"
 #include "razor/channel_ops.h"
+#include "razor/huge_pages.h"
 #include "razor/work_plan.h"
 
 namespace razor_ext {
@@ -59,6 +60,8 @@ std::vector<at::Tensor> channel_gather_cpu(at::TensorList tensors, const at::Ten
   std::vector<razor::cpu::RowStores> stores;
   for (size_t i = 0; i < tensors.size(); ++i) {
     outputs.push_back(at::empty(gathered_shape(tensors[i], dims[i], count), tensors[i].options()));
+    // before the first write: a large output's page faults cost more than its copying
+    razor::cpu::advise_huge_pages(outputs.back().mutable_data_ptr(), outputs.back().nbytes());
     stores.push_back(razor::cpu::prefer_streaming_stores(work.total_bytes, work.row_bytes[i])
                          ? razor::cpu::RowStores::kStreaming
                          : razor::cpu::RowStores::kCached);

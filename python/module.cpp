@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "razor/huge_pages.h"
 #include "razor/isa.h"
 #include "razor/weight_only.h"
 
@@ -47,6 +48,11 @@ PYBIND11_MODULE(_C, m) {
   // The CPU kernels' instruction-set path (razor/isa.h): the one in use and the CPU's widest.
   m.def("cpu_isa", [] { return std::string(razor::isa_name(razor::active_isa())); });
   m.def("cpu_isa_host", [] { return std::string(razor::isa_name(razor::host_isa())); });
+  // Huge-page advice for a fresh CPU buffer by address (razor/huge_pages.h); tensors stay out of
+  // pybind11 signatures: razor_ext.ops.advise_huge_pages passes data_ptr() and nbytes.
+  m.def("advise_huge_pages", [](uintptr_t address, size_t bytes) {
+    return razor::cpu::advise_huge_pages(reinterpret_cast<void*>(address), bytes);
+  });
   // weight_only_linear's CPU path for a shape: "avx512_bf16", "avx512", "avx2" or "scalar".
   m.def("weight_only_cpu_path", [](int64_t group_size, int bits) {
     return std::string(razor::cpu::weight_only_path(group_size, bits));

@@ -10,6 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from razor_ext.ops import channel_gather
+from razor_ext.ops.huge_pages import advise_huge_pages
 from razor_ext.pruning.attention import adapt_attention
 from razor_ext.pruning.threaded import map_in_threads
 
@@ -96,6 +97,7 @@ def _blocked_gather(t: Tensor, rows: np.ndarray, cols: np.ndarray) -> Tensor:
     r = torch.from_numpy(np.ascontiguousarray(rows, np.int64)).to(t.device)
     c = torch.from_numpy(np.ascontiguousarray(cols, np.int64)).to(t.device)
     out = torch.empty((len(r), len(c), *t.shape[2:]), dtype=t.dtype, device=t.device)
+    advise_huge_pages(out)  # before its first write: see razor_ext.ops.huge_pages
     step = max(1, _BLOCK_BYTES // max(1, t[0].numel() * t.element_size()))
     # The registered op straight to its kernel (nothing to record, indices are in range): its
     # Python wrapper and autograd layer would cost more than the copies of a block.
