@@ -61,10 +61,15 @@ STATS = ('median', 'min')
 
 def time_onnx(path: str | os.PathLike[str], input_shape: Sequence[int], runtime: str = 'onnxruntime',
               *, warmup: int = 10, repeats: int = 50, threads: int | None = None,
-              stat: str = 'median') -> float:
+              stat: str = 'median', sessions: int = 1) -> float:
     """Milliseconds of one forward of the ONNX file on a random ``input_shape`` batch: the
     ``stat`` (``'median'``, or ``'min'``: the uncontended time, robust to other processes on a
-    shared host) of ``repeats`` timed runs.
+    shared host) of ``repeats`` timed runs; with ``sessions > 1``, the median of that figure
+    over as many fresh sessions, opened one after another.
+
+    Why sessions: on a shared VM a session can run slow for its whole life (OpenVINO on a
+    2-core AMD EPYC: one file's minimum of 150 runs read 0.445-0.647 ms in five fresh
+    sessions back to back), which no statistic over its own runs removes.
 
     Example:
         >>> import tempfile, torch
@@ -78,16 +83,22 @@ def time_onnx(path: str | os.PathLike[str], input_shape: Sequence[int], runtime:
         raise ValueError(f'warmup must be >= 0 and repeats >= 1, got {warmup}, {repeats}')
     if stat not in STATS:
         raise ValueError(f'stat must be one of {STATS}, got {stat!r}')
-    run = runtime_runner(path, runtime, threads)
+    if sessions < 1:
+        raise ValueError(f'sessions must be >= 1, got {sessions}')
     x = np.random.default_rng(0).standard_normal(tuple(input_shape)).astype(np.float32)
-    for _ in range(warmup):
-        run(x)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run(x)
-        times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times) if stat == 'median' else min(times)
+    figures = []
+    for _ in range(sessions):
+        run = runtime_runner(path, runtime, threads)
+        for _ in range(warmup):
+            run(x)
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            run(x)
+            times.append((time.perf_counter() - start) * 1e3)
+        figures.append(statistics.median(times) if stat == 'median' else min(times))
+        del run  # one session at a time: they would share the cores and caches
+    return statistics.median(figures)
 
 
 def time_onnx_rounds(paths: Sequence[str | os.PathLike[str]], input_shape: Sequence[int],

@@ -89,9 +89,10 @@ class PredictionCheck:
 
 def check_prediction(space: JointSearchSpace, table: LatencyTable, calib: Sequence[Tensor],
                      num_subnets: int = 5, *, seed: int = 0, warmup: int = 10,
-                     repeats: int = 50, stat: str = 'min') -> PredictionCheck:
+                     repeats: int = 50, stat: str = 'min', sessions: int = 1) -> PredictionCheck:
     """Sample ``num_subnets`` subnets, deploy and time each whole (``stat`` of ``repeats``
-    runs: use the table's), compare with the table's sum.
+    runs: use the table's; the median over ``sessions`` fresh sessions), compare with the
+    table's sum.
 
     The space's choices are restored afterwards.
     """
@@ -105,7 +106,8 @@ def check_prediction(space: JointSearchSpace, table: LatencyTable, calib: Sequen
             predicted.append(table.predict(space.supernet))
             model = deployable_subnet(space, calib)
             measured.append(measure_subnet(model, space.example_inputs, table.runtime,
-                                           warmup=warmup, repeats=repeats, stat=stat))
+                                           warmup=warmup, repeats=repeats, stat=stat,
+                                           sessions=sessions))
     finally:
         random.setstate(state)
         space.set_choices(saved)

@@ -131,6 +131,7 @@ def search_compression(
     table: LatencyTable | None = None,
     timing_repeats: int = 50,
     timing_stat: str = 'min',
+    final_sessions: int = 3,
     final_eval_fn: Callable[[nn.Module], float] | None = None,
 ) -> CompressionResult:
     """Joint search of operators, channel widths and per-unit bit widths under a latency budget.
@@ -169,6 +170,9 @@ def search_compression(
         timing_repeats: timed runs per table entry and per final measurement.
         timing_stat: ``'min'`` (the uncontended time, robust on a shared host) or ``'median'``
             of those runs, for the table and the finals alike.
+        final_sessions: each final is timed in this many fresh runtime sessions, the median
+            kept: on a shared host one session can run slow throughout, and a final's
+            measurement decides whether it fits the budget.
         final_eval_fn: accuracy of the deployed finals (e.g. on a held-out test split; default
             ``eval_fn``).
 
@@ -177,6 +181,8 @@ def search_compression(
     """
     if latency_budget_ms <= 0:
         raise ValueError(f'latency_budget_ms must be > 0, got {latency_budget_ms}')
+    if final_sessions < 1:
+        raise ValueError(f'final_sessions must be >= 1, got {final_sessions}')
     work = Path(work_dir) if work_dir is not None else None
     if work is not None:
         work.mkdir(parents=True, exist_ok=True)
@@ -239,7 +245,8 @@ def search_compression(
         deployed = deployable_subnet(space, calib)
         finals.append(FinalCandidate(space.normalize(cand.choices), float(cand.resources['latency']),
                                      measure_subnet(deployed, example_inputs, runtime,
-                                                    repeats=timing_repeats, stat=timing_stat),
+                                                    repeats=timing_repeats, stat=timing_stat,
+                                                    sessions=final_sessions),
                                      cand.score, float((final_eval_fn or eval_fn)(deployed))))
     within = [f for f in finals if f.measured_ms <= latency_budget_ms]
     best = (max(within, key=lambda f: f.accuracy) if within

@@ -106,3 +106,25 @@ def test_time_onnx_in_each_runtime(runtime):
             time_onnx(path, (1, 1, 8, 8), 'tvm')
         with pytest.raises(ValueError, match='repeats'):
             time_onnx(path, (1, 1, 8, 8), runtime, repeats=0)
+        with pytest.raises(ValueError, match='sessions'):
+            time_onnx(path, (1, 1, 8, 8), runtime, sessions=0)
+        assert time_onnx(path, (1, 1, 8, 8), runtime, warmup=0, repeats=2, sessions=2) > 0
+
+
+def test_time_onnx_keeps_the_median_over_fresh_sessions(monkeypatch):
+    # a fake clock: every call of session i's runner takes costs[i] ms; one session runs slow
+    from razor_ext.estimators import runtime_timing
+    clock, costs, opened = [0.0], [1.0, 9.0, 2.0], []
+
+    def runner(path, runtime, threads=None):
+        cost = costs[len(opened)]
+        opened.append(path)
+
+        def run(x):
+            clock[0] += cost / 1e3
+        return run
+
+    monkeypatch.setattr(runtime_timing, 'runtime_runner', runner)
+    monkeypatch.setattr(runtime_timing.time, 'perf_counter', lambda: clock[0])
+    ms = time_onnx('m.onnx', (1, 4), warmup=1, repeats=3, stat='min', sessions=3)
+    assert len(opened) == 3 and ms == pytest.approx(2.0)

@@ -100,6 +100,10 @@ def test_bad_budget_raises():
     with pytest.raises(ValueError, match='latency_budget_ms'):
         search_compression(_algo(), None, _score, example_inputs=torch.rand(1, 1, 16, 16),
                            calib=[torch.rand(1, 1, 16, 16)], latency_budget_ms=0)
+    with pytest.raises(ValueError, match='final_sessions'):
+        search_compression(_algo(), None, _score, example_inputs=torch.rand(1, 1, 16, 16),
+                           calib=[torch.rand(1, 1, 16, 16)], latency_budget_ms=1.0,
+                           final_sessions=0)
 
 
 def test_algorithm_builds_from_config():
@@ -145,6 +149,9 @@ def test_latency_table_prediction_within_20_percent(runtime):
     space, calib = _prediction_space(((32, 64), (64, 128)), 8, 28, runtime=runtime)
     # minimum of 300 runs per file: robust to other processes on a shared host
     table = build_latency_table(space, calib, runtime, repeats=300, warmup=20)
-    check = check_prediction(space, table, calib, num_subnets=6, repeats=300, warmup=20)
+    # each subnet timed in 3 fresh sessions, the median kept: one slow session (a 2-core VM
+    # showed 0.445-0.647 ms for one file in five) would otherwise decide a subnet's error
+    check = check_prediction(space, table, calib, num_subnets=6, repeats=300, warmup=20,
+                             sessions=3)
     print(runtime, check)
     assert check.mean_error <= 0.2, check
