@@ -215,8 +215,8 @@ def export_onnx(model: nn.Module, example_inputs: Tensor | Sequence[Tensor],
                     warnings.warn(f'{problem}; the file itself matches (onnxruntime without graph '
                                   "optimizations): this CPU has no VNNI, where onnxruntime's u8s8 "
                                   "int8 kernels can saturate. For onnxruntime on this CPU use the "
-                                  "'_u8' presets (e.g. 'int8_per_channel_u8'); OpenVINO and VNNI/AMX "
-                                  'CPUs run the default ones', RuntimeWarning, stacklevel=2)
+                                  "'_u8' presets (e.g. 'int8_per_channel_u8'); VNNI/AMX CPUs run "
+                                  'the default ones', RuntimeWarning, stacklevel=2)
                     problem = None
             if problem is not None:
                 raise OnnxVerificationError(problem)

@@ -197,7 +197,8 @@ _ACT8 = QScheme(bits=8, symmetric=False, signed=False)
 # accelerate (OpenVINO's CPU plugin and onnxruntime's VNNI/AMX kernels take s8 weights; with
 # uint8 weights OpenVINO finds no int8 path at all and onnxruntime runs a slower u8u8 kernel).
 # The '_u8' presets keep uint8 weight codes (zero point 128, the same grid): onnxruntime's u8s8
-# kernels on x86 CPUs *without* VNNI sum int16 pairs and can saturate, u8u8 cannot.
+# kernels on x86 CPUs *without* VNNI sum int16 pairs and can saturate, u8u8 cannot; OpenVINO's
+# int8 kernels saturate there too, and run '_u8' layers in float.
 _W8 = QScheme(bits=8, symmetric=True)
 _W8C = QScheme(bits=8, symmetric=True, per_channel=True)
 _W8_U8 = QScheme(bits=8, symmetric=True, signed=False)
