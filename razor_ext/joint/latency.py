@@ -22,15 +22,18 @@ __all__ = ['build_latency_table', 'PredictionCheck', 'check_prediction']
 def build_latency_table(space: JointSearchSpace, calib: Sequence[Tensor], runtime: str = 'onnxruntime',
                         cache: str | os.PathLike[str] | None = None, *, warmup: int = 10,
                         repeats: int = 50, progress: Callable[[int, int], None] | None = None,
-                        context: str | None = None, stat: str = 'min') -> LatencyTable:
+                        context: str | None = None, stat: str = 'min',
+                        sessions: int = 1) -> LatencyTable:
     """The latency table of ``space`` in ``runtime`` on this CPU: every unit's candidates (input
     width x operator x width x bit widths), each deployed and timed in context (its real input
     shape and bit widths), by :class:`~razor_ext.joint.unit_timer.UnitTimer`: ``context='alone'``
     (the unit by itself, less the per-call cost) or ``'prefix'`` (the time the unit adds to the
     chain of units before it); None picks the runtime's default (``'prefix'`` for OpenVINO).
     ``stat``: ``'min'`` (default: the uncontended time, robust on a shared host) or
-    ``'median'`` of the timed runs. Mode and statistic are part of the table's signature: a
-    cached table measured otherwise is measured again.
+    ``'median'`` of the timed runs; ``sessions``: each figure the median over that many fresh
+    runtime sessions (a shared VM can run one session slow throughout). Mode, statistic and
+    sessions are part of the table's signature: a cached table measured otherwise is measured
+    again.
 
     With ``cache`` an existing table of the same runtime, units and host is reused and only the
     missing entries are measured; the file is rewritten atomically after filling.
@@ -46,9 +49,10 @@ def build_latency_table(space: JointSearchSpace, calib: Sequence[Tensor], runtim
         (5, True)
     """
     context = default_context(runtime) if context is None else context
-    signature = {**cpu_signature(), 'unit_timing': f'{context}/{stat}'}
+    timing = f'{context}/{stat}' + (f'/{sessions} sessions' if sessions > 1 else '')
+    signature = {**cpu_signature(), 'unit_timing': timing}
     timer = UnitTimer(space, calib, runtime, warmup=warmup, repeats=repeats, context=context,
-                      stat=stat)
+                      stat=stat, sessions=sessions)
     groups = timer.context_groups
     table = (LatencyTable.cached(cache, runtime, space.units, signature, groups) if cache is not None
              else LatencyTable(runtime, space.units, signature, context_groups=groups))

@@ -29,6 +29,10 @@ processes only ever add time, and the difference of two medians taken under load
 than the unit costs (a 0.1 ms unit read as -1.9 ms to +2.6 ms under a load of 15 on 2 cores),
 where the difference of minimums stayed within 0.1 ms. In 'prefix' mode the rounds are split
 into three windows and the median of the three differences of minimums is kept.
+
+With ``sessions > 1`` every figure (a unit alone, a per-call cost, a chain difference) is the
+median over that many fresh runtime sessions: on a shared VM one session can run slow for its
+whole life, and a table entry taken in it is off for good.
 """
 from __future__ import annotations
 
@@ -111,6 +115,7 @@ class UnitTimer:
         warmup, repeats: timing runs per measurement.
         context: ``'alone'`` or ``'prefix'`` (None: :func:`default_context` of ``runtime``).
         stat: ``'min'`` or ``'median'`` of the timed runs.
+        sessions: fresh runtime sessions per figure, the median kept.
 
     Example:
         >>> from razor_ext.architectures import SearchableSlimNet
@@ -124,7 +129,7 @@ class UnitTimer:
 
     def __init__(self, space: JointSearchSpace, calib: Sequence[Tensor], runtime: str = 'onnxruntime',
                  warmup: int = 10, repeats: int = 50, context: str | None = None,
-                 stat: str = 'min') -> None:
+                 stat: str = 'min', sessions: int = 1) -> None:
         context = default_context(runtime) if context is None else context
         if context not in CONTEXTS:
             raise ValueError(f'context must be one of {CONTEXTS}, got {context!r}')
@@ -132,8 +137,10 @@ class UnitTimer:
             raise ValueError(f'stat must be one of {STATS}, got {stat!r}')
         if not calib:
             raise ValueError('UnitTimer needs at least one calibration batch')
+        if sessions < 1:
+            raise ValueError(f'sessions must be >= 1, got {sessions}')
         self.space, self.calib, self.runtime, self.context = space, list(calib), runtime, context
-        self.warmup, self.repeats, self.stat = warmup, repeats, stat
+        self.warmup, self.repeats, self.stat, self.sessions = warmup, repeats, stat, sessions
         self._overhead: dict[tuple[int, ...], float] = {}
         self._own = {u: set(g) for u, g in unit_mutables(space.supernet, space.units).items()}
         #: ``{unit: [search groups of the unit before it]}`` in 'prefix' mode: part of the
@@ -147,7 +154,8 @@ class UnitTimer:
             with tempfile.TemporaryDirectory() as tmp:
                 path = _identity_onnx(shape, Path(tmp) / 'identity.onnx')
                 self._overhead[shape] = time_onnx(path, shape, self.runtime, warmup=self.warmup,
-                                                  repeats=self.repeats, stat=self.stat)
+                                                  repeats=self.repeats, stat=self.stat,
+                                                  sessions=self.sessions)
         return self._overhead[shape]
 
     def model_overhead(self) -> float:
@@ -176,7 +184,7 @@ class UnitTimer:
         example = inputs.pop()
         part = quantize_static(nn.Sequential(module), qconfig, inputs)
         ms = measure_subnet(part, example, self.runtime, warmup=self.warmup, repeats=self.repeats,
-                            stat=self.stat)
+                            stat=self.stat, sessions=self.sessions)
         return ms - self.overhead(tuple(example.shape))
 
     # ------------------------------------------------------------------ in its prefix
@@ -233,8 +241,13 @@ class UnitTimer:
                 chain = nn.Sequential(*(copy.deepcopy(static.get_submodule(u)) for u in units))
                 model = quantize_static(chain, chain_qconfig(qconfig, units), self.calib)
                 paths.append(export_deployable(model, x, Path(tmp) / f'chain{n}.onnx', verify=False))
-            without, with_unit = time_onnx_rounds(paths, tuple(x.shape), self.runtime,
-                                                  warmup=self.warmup, repeats=self.repeats)
+            return statistics.median(
+                self._difference(*time_onnx_rounds(paths, tuple(x.shape), self.runtime,
+                                                   warmup=self.warmup, repeats=self.repeats))
+                for _ in range(self.sessions))
+
+    def _difference(self, without: list[float], with_unit: list[float]) -> float:
+        """What the unit adds, from one pair of sessions timed round robin."""
         if self.stat == 'min':
             # three windows of consecutive rounds, the median of their differences of minimums:
             # a burst of load that spans one window (and lifts one file's minimum there) is

@@ -62,6 +62,28 @@ def test_cached_table_of_another_timing_mode_is_measured_again(node_count_runtim
     assert prefix.signature['unit_timing'] == 'prefix/min' and prefix.entries != first.entries
 
 
+def test_sessions_outvote_a_slow_session(node_count_runtime, monkeypatch):
+    # every third pair of sessions runs 5x slow throughout, as one can on a shared VM
+    calls = []
+
+    def rounds(paths, *a, repeats=3, **k):
+        slow = 5.0 if len(calls) % 3 == 1 else 1.0
+        calls.append(slow)
+        return [[slow * _nodes(p)] * repeats for p in paths]
+
+    monkeypatch.setattr(unit_timer, 'time_onnx_rounds', rounds)
+    space, calib = _space()
+    table = build_latency_table(space, calib, 'openvino', repeats=3, warmup=0, sessions=3)
+    assert table.signature['unit_timing'] == 'prefix/min/3 sessions'
+    assert len(calls) == 3 * sum(1 for k, v in table.entries.items() if not k.startswith('pool|'))
+    assert check_prediction(space, table, calib, num_subnets=3, repeats=3, warmup=0).max_error == 0.0
+    calls.clear()
+    one = build_latency_table(space, calib, 'openvino', repeats=3, warmup=0)
+    assert check_prediction(space, one, calib, num_subnets=3, repeats=3, warmup=0).max_error > 0.1
+    with pytest.raises(ValueError, match='sessions'):
+        UnitTimer(space, calib, sessions=0)
+
+
 def test_context_holds_the_key_and_fixes_the_rest():
     space, calib = _space(weight_bits=(8, 16), act_bits=(8, 16))
     timer = UnitTimer(space, calib, 'openvino')
