@@ -60,8 +60,10 @@ def build_latency_table(space: JointSearchSpace, calib: Sequence[Tensor], runtim
     space.supernet.eval()
     try:
         # only the bit pairs the space can take (all, unless it keeps to a runtime's pairs)
-        table.fill(space.supernet, timer, overhead_ms=timer.model_overhead(), progress=progress,
-                   allowed=space.allows)
+        measured = table.fill(space.supernet, timer, progress=progress, allowed=space.allows)
+        if measured or not table.entries:
+            # after the entries: in 'prefix' mode it comes from the same rounds as they do
+            table.overhead_ms = timer.model_overhead()
     finally:
         space.supernet.train(was_training)
     if cache is not None:

@@ -62,6 +62,18 @@ def test_cached_table_of_another_timing_mode_is_measured_again(node_count_runtim
     assert prefix.signature['unit_timing'] == 'prefix/min' and prefix.entries != first.entries
 
 
+def test_prefix_overhead_comes_from_the_same_rounds_as_the_entries(node_count_runtime, monkeypatch):
+    # an identity timed on its own reads 0.5 ms high (another phase of a shared host); the
+    # telescoping sum needs the identity chain of the entries' own rounds
+    monkeypatch.setattr(unit_timer, 'time_onnx', lambda path, *a, **k: _nodes(path) + 0.5)
+    space, calib = _space()
+    table = build_latency_table(space, calib, 'openvino', repeats=3, warmup=0)
+    assert table.overhead_ms == 1.0  # the identity model: one Relu node
+    assert check_prediction(space, table, calib, num_subnets=3, repeats=3, warmup=0).max_error == 0.0
+    alone = build_latency_table(space, calib, 'openvino', repeats=3, warmup=0, context='alone')
+    assert alone.overhead_ms == 1.5  # alone: the per-call cost is timed on its own
+
+
 def test_sessions_outvote_a_slow_session(node_count_runtime, monkeypatch):
     # every third pair of sessions runs 5x slow throughout, as one can on a shared VM
     calls = []
