@@ -17,7 +17,7 @@ from razor_ext.quantization.checkpoint import load, save
 from razor_ext.quantization.mixed_precision import (BitWidthFakeQuantize, attach_bit_widths,
                                                     bit_width_layers, bit_width_qconfig,
                                                     detach_bit_widths)
-from razor_ext.quantization.onnx_qdq import export_onnx, fold_constant_quantize
+from razor_ext.quantization.onnx_qdq import export_onnx, fold_constant_quantize, lacks_vnni
 from razor_ext.quantization.openvino_ir import export_openvino
 from razor_ext.quantization.prepare import calibrate, prepare
 from razor_ext.quantization.qconfig import PRESETS, QConfig, QScheme, as_qconfig
@@ -26,7 +26,7 @@ from razor_ext.quantization.switches import (enable_fake_quants, enable_observer
 from razor_ext.quantization.weight_only import (GPTQ, WeightOnlyQuantLinear, export_matmulnbits,
                                                 gptq, load_weight_only, save_weight_only)
 
-__all__ = ['BitWidthFakeQuantize', 'attach_bit_widths', 'bit_width_layers', 'bit_width_qconfig',
+__all__ = ['lacks_vnni', 'BitWidthFakeQuantize', 'attach_bit_widths', 'bit_width_layers', 'bit_width_qconfig',
            'detach_bit_widths', 'FakeQuantize', 'LearnableFakeQuantize', 'MMArchitectureQuant', 'PRESETS', 'QConfig',
            'QScheme', 'algorithms', 'as_qconfig', 'calibrate', 'enable_fake_quants',
            'enable_observers', 'export_onnx', 'export_openvino', 'fake_quantize', 'fake_quants',
