@@ -38,7 +38,7 @@ def _accuracy(model: nn.Module, images: Tensor, labels: Tensor) -> float:
 def run_joint_demo(out_dir: str | os.PathLike[str], runtime: str = 'onnxruntime', epochs: int = 6,
                    budget_quantile: float = 0.6, batch: int = 8, seed: int = 0,
                    num_candidates: int = 16, max_epochs: int = 6,
-                   timing_repeats: int = 300) -> dict[str, Any]:
+                   timing_repeats: int = 300, threads: int = 1) -> dict[str, Any]:
     """Train one joint supernet, then search it twice under the same latency budget: with every
     bit width held at 8 ("search, then uniform int8") and jointly; write both fronts and a report.
 
@@ -52,6 +52,9 @@ def run_joint_demo(out_dir: str | os.PathLike[str], runtime: str = 'onnxruntime'
         num_candidates, max_epochs: each search's evolution settings (the uniform-int8 space is
             small and may be exhausted before; the joint space is not).
         timing_repeats: timed runs per table entry and per final measurement (their minimum).
+        threads: the runtime's intra-op threads for every timing. One by default: on a 2-vCPU
+            VM one file's minimum of 300 runs at 2 threads read 0.54-0.99 ms from session to
+            session, at one thread 0.78-0.85 ms.
 
     The joint space keeps to the bit pairs the runtime accelerates (int8 or float per unit in
     OpenVINO, :mod:`razor_ext.joint.bit_pairs`). After both searches, the two winners' ONNX
@@ -90,7 +93,7 @@ def run_joint_demo(out_dir: str | os.PathLike[str], runtime: str = 'onnxruntime'
 
     common = dict(example_inputs=example, calib=calib, runtime=runtime, work_dir=out, seed=seed,
                   num_candidates=num_candidates, max_epochs=max_epochs, final_eval_fn=test_acc,
-                  timing_repeats=timing_repeats)
+                  timing_repeats=timing_repeats, threads=threads)
     weights = out / 'supernet.pt'
     if weights.exists():  # resumable: the trained supernet is reused
         algo.load_state_dict(torch.load(weights, weights_only=True))
@@ -102,8 +105,10 @@ def run_joint_demo(out_dir: str | os.PathLike[str], runtime: str = 'onnxruntime'
     calibrate_supernet(algo, calib, seed)
     space = algo.space
     space.bit_pairs = bit_pairs_for(runtime)  # the table holds only what the search can take
+    # three passes, each entry their median: a slow phase of a shared host during one pass
+    # would lift every entry timed in it
     table = build_latency_table(space, calib, runtime, out / f'latency_{runtime}.json',
-                                repeats=timing_repeats)
+                                repeats=timing_repeats, threads=threads, passes=3)
     # the budget: a quantile of the uniform-int8 subnets' predicted latencies, so that the
     # baseline has subnets to choose from in every runtime
     rng = random.Random(seed)
@@ -113,7 +118,7 @@ def run_joint_demo(out_dir: str | os.PathLike[str], runtime: str = 'onnxruntime'
                               space.mutator.search_groups.items()}, **space.uniform_bits(8, 8)})
         int8.append(table.predict(algo.architecture))
     budget = sorted(int8)[int(budget_quantile * (len(int8) - 1))]
-    fronts, report = {}, {'runtime': runtime, 'host': cpu_signature(), 'budget_ms': budget,
+    fronts, report = {}, {'runtime': runtime, 'host': cpu_signature(threads), 'budget_ms': budget,
                           'batch': batch, 'table_entries': len(table),
                           'unit_timing': table.signature.get('unit_timing'),
                           'bit_pairs': space.bit_pairs}
@@ -131,11 +136,12 @@ def run_joint_demo(out_dir: str | os.PathLike[str], runtime: str = 'onnxruntime'
                         'onnx': str(res.onnx_path)}
     names = ('search, then int8', 'joint')
     rounds = time_onnx_rounds([report[n]['onnx'] for n in names], tuple(example.shape), runtime,
-                              warmup=20, repeats=4 * timing_repeats)
+                              warmup=20, repeats=4 * timing_repeats, threads=threads)
     report['head_to_head'] = {n: {'min_ms': min(t), 'median_ms': statistics.median(t),
                                   'test_accuracy': report[n]['best']['test_accuracy']}
                               for n, t in zip(names, rounds)}
-    check = check_prediction(space, table, calib, num_subnets=8, seed=seed, repeats=timing_repeats)
+    check = check_prediction(space, table, calib, num_subnets=8, seed=seed, repeats=timing_repeats,
+                             sessions=3)
     report['prediction'] = {'predicted_ms': check.predicted, 'measured_ms': check.measured,
                             'mean_error': check.mean_error, 'max_error': check.max_error}
     report['plot'] = str(plot_fronts(fronts, out / 'pareto_fronts.png',

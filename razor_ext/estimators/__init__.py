@@ -10,7 +10,8 @@ Example:
 from razor_ext.estimators.latency import LatencyMeter, LatencyResult, measure_latency
 from razor_ext.estimators.latency_table import LatencyTable, unit_mutables
 from razor_ext.estimators.resource_estimator import ResourceEstimator
-from razor_ext.estimators.runtime_timing import cpu_signature, time_onnx, time_onnx_rounds
+from razor_ext.estimators.runtime_timing import (cpu_signature, time_onnx, time_onnx_files,
+                                                 time_onnx_rounds)
 
 __all__ = ['LatencyMeter', 'LatencyResult', 'LatencyTable', 'ResourceEstimator', 'cpu_signature',
-           'measure_latency', 'time_onnx', 'time_onnx_rounds', 'unit_mutables']
+           'measure_latency', 'time_onnx', 'time_onnx_files', 'time_onnx_rounds', 'unit_mutables']

@@ -20,7 +20,8 @@ import torch
 
 from razor_ext.export.runtime_sessions import RUNTIMES, RuntimeSession
 
-__all__ = ['RUNTIMES', 'STATS', 'cpu_signature', 'runtime_runner', 'time_onnx', 'time_onnx_rounds']
+__all__ = ['RUNTIMES', 'STATS', 'cpu_signature', 'runtime_runner', 'time_onnx', 'time_onnx_files',
+           'time_onnx_rounds']
 
 _FLAGS = ('avx2', 'avx512f', 'avx512_vnni', 'avx512_bf16', 'amx_int8', 'amx_bf16', 'neon')
 
@@ -51,9 +52,11 @@ def cpu_signature(threads: int | None = None) -> dict[str, Any]:
 
 def runtime_runner(path: str | os.PathLike[str], runtime: str,
                    threads: int | None = None) -> Callable[[np.ndarray], Any]:
-    """The runner of ``runtime`` (one of :data:`RUNTIMES`) for the ONNX file at ``path``."""
+    """The timing runner of ``runtime`` (one of :data:`RUNTIMES`) for the ONNX file at ``path``:
+    ``run(x)`` runs one forward and leaves the outputs in the runtime
+    (:meth:`~razor_ext.export.RuntimeSession.run_only`)."""
     session = RuntimeSession(path, runtime, int(threads or torch.get_num_threads()))
-    return lambda x: session([x])
+    return lambda x: session.run_only([x])
 
 
 STATS = ('median', 'min')
@@ -64,8 +67,8 @@ def time_onnx(path: str | os.PathLike[str], input_shape: Sequence[int], runtime:
               stat: str = 'median', sessions: int = 1) -> float:
     """Milliseconds of one forward of the ONNX file on a random ``input_shape`` batch: the
     ``stat`` (``'median'``, or ``'min'``: the uncontended time, robust to other processes on a
-    shared host) of ``repeats`` timed runs; with ``sessions > 1``, the median of that figure
-    over as many fresh sessions, opened one after another.
+    shared host) of ``repeats`` timed runs; with ``sessions > 1``, the same ``stat`` of that
+    figure over as many fresh sessions, opened one after another.
 
     Why sessions: on a shared VM a session can run slow for its whole life (OpenVINO on a
     2-core AMD EPYC: one file's minimum of 150 runs read 0.445-0.647 ms in five fresh
@@ -79,6 +82,33 @@ def time_onnx(path: str | os.PathLike[str], input_shape: Sequence[int], runtime:
         ...     time_onnx(f'{d}/m.onnx', (1, 4), repeats=3) > 0
         True
     """
+    return time_onnx_files([path], input_shape, runtime, warmup=warmup, repeats=repeats,
+                           threads=threads, stat=stat, sessions=sessions)[0]
+
+
+def time_onnx_files(paths: Sequence[str | os.PathLike[str]], input_shape: Sequence[int],
+                    runtime: str = 'onnxruntime', *, warmup: int = 10, repeats: int = 50,
+                    threads: int | None = None, stat: str = 'median',
+                    sessions: int = 1) -> list[float]:
+    """:func:`time_onnx` of every file, the sessions spread out: ``sessions`` passes over the
+    files, one fresh session of each file per pass, one session open at a time.
+
+    Why passes: a shared VM has slow phases that last longer than one file's sessions back to
+    back; spread over the passes, a slow phase lifts one figure of several files instead of
+    every figure of one.
+
+    Returns:
+        ``[ms per file]``: the ``stat`` over the sessions of the ``stat`` of the timed runs.
+
+    Example:
+        >>> import tempfile, torch
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     for n in (2, 64):
+        ...         _ = torch.onnx.export(torch.nn.Linear(4, n), (torch.randn(1, 4),), f'{d}/{n}.onnx',
+        ...                               dynamo=False)
+        ...     len(time_onnx_files([f'{d}/2.onnx', f'{d}/64.onnx'], (1, 4), repeats=3, sessions=2))
+        2
+    """
     if warmup < 0 or repeats < 1:
         raise ValueError(f'warmup must be >= 0 and repeats >= 1, got {warmup}, {repeats}')
     if stat not in STATS:
@@ -86,19 +116,21 @@ def time_onnx(path: str | os.PathLike[str], input_shape: Sequence[int], runtime:
     if sessions < 1:
         raise ValueError(f'sessions must be >= 1, got {sessions}')
     x = np.random.default_rng(0).standard_normal(tuple(input_shape)).astype(np.float32)
-    figures = []
+    reduce = min if stat == 'min' else statistics.median
+    figures: list[list[float]] = [[] for _ in paths]
     for _ in range(sessions):
-        run = runtime_runner(path, runtime, threads)
-        for _ in range(warmup):
-            run(x)
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            run(x)
-            times.append((time.perf_counter() - start) * 1e3)
-        figures.append(statistics.median(times) if stat == 'median' else min(times))
-        del run  # one session at a time: they would share the cores and caches
-    return statistics.median(figures)
+        for path, out in zip(paths, figures):
+            run = runtime_runner(path, runtime, threads)
+            for _ in range(warmup):
+                run(x)
+            times = []
+            for _ in range(repeats):
+                start = time.perf_counter()
+                run(x)
+                times.append((time.perf_counter() - start) * 1e3)
+            out.append(reduce(times))
+            del run  # one session at a time: they would share the cores and caches
+    return [reduce(f) for f in figures]
 
 
 def time_onnx_rounds(paths: Sequence[str | os.PathLike[str]], input_shape: Sequence[int],

@@ -85,11 +85,12 @@ def sub_qconfig(qconfig: QConfig, unit: str) -> QConfig:
 
 def measure_subnet(model: nn.Module, example_inputs: Tensor, runtime: str = 'onnxruntime', *,
                    warmup: int = 10, repeats: int = 50, verify: bool = False,
-                   stat: str = 'median', sessions: int = 1) -> float:
+                   stat: str = 'median', sessions: int = 1, threads: int | None = None) -> float:
     """Milliseconds of one forward of ``model`` (deployable) exported and run in ``runtime``
-    (``stat`` of ``repeats`` runs: ``'median'`` or ``'min'``; the median of that over
-    ``sessions`` fresh runtime sessions, see :func:`~razor_ext.estimators.time_onnx`)."""
+    with ``threads`` intra-op threads (None: ``torch.get_num_threads()``); ``stat`` of
+    ``repeats`` runs (``'median'`` or ``'min'``), the median of that over ``sessions`` fresh
+    runtime sessions (see :func:`~razor_ext.estimators.time_onnx`)."""
     with tempfile.TemporaryDirectory() as tmp:
         path = export_deployable(model, example_inputs, Path(tmp) / 'model.onnx', verify=verify)
         return time_onnx(path, tuple(example_inputs.shape), runtime, warmup=warmup, repeats=repeats,
-                         stat=stat, sessions=sessions)
+                         stat=stat, sessions=sessions, threads=threads)

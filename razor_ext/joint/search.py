@@ -131,7 +131,9 @@ def search_compression(
     table: LatencyTable | None = None,
     timing_repeats: int = 50,
     timing_stat: str = 'min',
+    table_passes: int = 1,
     final_sessions: int = 3,
+    threads: int | None = None,
     final_eval_fn: Callable[[nn.Module], float] | None = None,
 ) -> CompressionResult:
     """Joint search of operators, channel widths and per-unit bit widths under a latency budget.
@@ -170,9 +172,13 @@ def search_compression(
         timing_repeats: timed runs per table entry and per final measurement.
         timing_stat: ``'min'`` (the uncontended time, robust on a shared host) or ``'median'``
             of those runs, for the table and the finals alike.
-        final_sessions: each final is timed in this many fresh runtime sessions, the median
-            kept: on a shared host one session can run slow throughout, and a final's
-            measurement decides whether it fits the budget.
+        table_passes: the table is measured this many times over, each entry the median
+            (:func:`~razor_ext.joint.latency.build_latency_table`'s ``passes``).
+        final_sessions: each final is timed in this many fresh runtime sessions, the
+            ``timing_stat`` of them kept: on a shared host one session can run slow
+            throughout, and a final's measurement decides whether it fits the budget.
+        threads: the runtime's intra-op threads for the table and the finals (None: the
+            given ``table``'s, else ``torch.get_num_threads()``).
         final_eval_fn: accuracy of the deployed finals (e.g. on a held-out test split; default
             ``eval_fn``).
 
@@ -183,6 +189,8 @@ def search_compression(
         raise ValueError(f'latency_budget_ms must be > 0, got {latency_budget_ms}')
     if final_sessions < 1:
         raise ValueError(f'final_sessions must be >= 1, got {final_sessions}')
+    if threads is not None and (not isinstance(threads, int) or threads < 1):
+        raise ValueError(f'threads must be an int >= 1, got {threads!r}')
     work = Path(work_dir) if work_dir is not None else None
     if work is not None:
         work.mkdir(parents=True, exist_ok=True)
@@ -207,10 +215,13 @@ def search_compression(
     calibrate_supernet(algo, calib, seed)
     net.eval()
 
+    if threads is None and table is not None:
+        threads = table.signature.get('threads')
+    threads = int(threads or torch.get_num_threads())
     if table is None:
         cache = work / f'latency_{runtime}.json' if work is not None else None
         table = build_latency_table(space, calib, runtime, cache, repeats=timing_repeats,
-                                    stat=timing_stat)
+                                    stat=timing_stat, passes=table_passes, threads=threads)
     tag = 'joint' if uniform_bits is None else f'w{uniform_bits[0]}a{uniform_bits[1]}'
     # the budget is part of the name: a search under another budget is another search
     ckpt = work / f'search_{tag}_{latency_budget_ms:.4g}ms.pkl' if work is not None else None
@@ -246,7 +257,7 @@ def search_compression(
         finals.append(FinalCandidate(space.normalize(cand.choices), float(cand.resources['latency']),
                                      measure_subnet(deployed, example_inputs, runtime,
                                                     repeats=timing_repeats, stat=timing_stat,
-                                                    sessions=final_sessions),
+                                                    sessions=final_sessions, threads=threads),
                                      cand.score, float((final_eval_fn or eval_fn)(deployed))))
     within = [f for f in finals if f.measured_ms <= latency_budget_ms]
     best = (max(within, key=lambda f: f.accuracy) if within

@@ -30,9 +30,11 @@ than the unit costs (a 0.1 ms unit read as -1.9 ms to +2.6 ms under a load of 15
 where the difference of minimums stayed within 0.1 ms. In 'prefix' mode the rounds are split
 into three windows and the median of the three differences of minimums is kept.
 
-With ``sessions > 1`` every figure (a unit alone, a per-call cost, a chain difference) is the
-median over that many fresh runtime sessions: on a shared VM one session can run slow for its
-whole life, and a table entry taken in it is off for good.
+Runs are timed with :meth:`~razor_ext.export.RuntimeSession.run_only`, outputs left in the
+runtime: a chain's output is large (a feature map), and copying it out cost page faults that
+followed the allocator's history (one conv read 0.31-0.56 ms with the copy, 0.21-0.23 ms
+without), which no difference of two chains cancels. A shared host's slow phases are the
+business of :func:`~razor_ext.joint.latency.build_latency_table`'s ``passes``.
 """
 from __future__ import annotations
 
@@ -115,7 +117,8 @@ class UnitTimer:
         warmup, repeats: timing runs per measurement.
         context: ``'alone'`` or ``'prefix'`` (None: :func:`default_context` of ``runtime``).
         stat: ``'min'`` or ``'median'`` of the timed runs.
-        sessions: fresh runtime sessions per figure, the median kept.
+        threads: the runtime's intra-op threads (None: ``torch.get_num_threads()``); a table
+            holds for one thread count.
 
     Example:
         >>> from razor_ext.architectures import SearchableSlimNet
@@ -129,7 +132,7 @@ class UnitTimer:
 
     def __init__(self, space: JointSearchSpace, calib: Sequence[Tensor], runtime: str = 'onnxruntime',
                  warmup: int = 10, repeats: int = 50, context: str | None = None,
-                 stat: str = 'min', sessions: int = 1) -> None:
+                 stat: str = 'min', threads: int | None = None) -> None:
         context = default_context(runtime) if context is None else context
         if context not in CONTEXTS:
             raise ValueError(f'context must be one of {CONTEXTS}, got {context!r}')
@@ -137,10 +140,11 @@ class UnitTimer:
             raise ValueError(f'stat must be one of {STATS}, got {stat!r}')
         if not calib:
             raise ValueError('UnitTimer needs at least one calibration batch')
-        if sessions < 1:
-            raise ValueError(f'sessions must be >= 1, got {sessions}')
+        if threads is not None and (not isinstance(threads, int) or threads < 1):
+            raise ValueError(f'threads must be an int >= 1, got {threads!r}')
+        self.threads = threads or torch.get_num_threads()
         self.space, self.calib, self.runtime, self.context = space, list(calib), runtime, context
-        self.warmup, self.repeats, self.stat, self.sessions = warmup, repeats, stat, sessions
+        self.warmup, self.repeats, self.stat = warmup, repeats, stat
         self._overhead: dict[tuple[int, ...], float] = {}
         #: 'prefix': the identity chain's figures, timed in the same rounds as the first units
         self._identity_ms: list[float] = []
@@ -157,7 +161,7 @@ class UnitTimer:
                 path = _identity_onnx(shape, Path(tmp) / 'identity.onnx')
                 self._overhead[shape] = time_onnx(path, shape, self.runtime, warmup=self.warmup,
                                                   repeats=self.repeats, stat=self.stat,
-                                                  sessions=self.sessions)
+                                                  threads=self.threads)
         return self._overhead[shape]
 
     def model_overhead(self) -> float:
@@ -193,7 +197,7 @@ class UnitTimer:
         example = inputs.pop()
         part = quantize_static(nn.Sequential(module), qconfig, inputs)
         ms = measure_subnet(part, example, self.runtime, warmup=self.warmup, repeats=self.repeats,
-                            stat=self.stat, sessions=self.sessions)
+                            stat=self.stat, threads=self.threads)
         return ms - self.overhead(tuple(example.shape))
 
     # ------------------------------------------------------------------ in its prefix
@@ -250,14 +254,12 @@ class UnitTimer:
                 chain = nn.Sequential(*(copy.deepcopy(static.get_submodule(u)) for u in units))
                 model = quantize_static(chain, chain_qconfig(qconfig, units), self.calib)
                 paths.append(export_deployable(model, x, Path(tmp) / f'chain{n}.onnx', verify=False))
-            differences = []
-            for _ in range(self.sessions):
-                without, with_unit = time_onnx_rounds(paths, tuple(x.shape), self.runtime,
-                                                      warmup=self.warmup, repeats=self.repeats)
-                differences.append(self._difference(without, with_unit))
-                if start == 0:
-                    self._identity_ms.append(self._difference([0.0] * len(without), without))
-            return statistics.median(differences)
+            without, with_unit = time_onnx_rounds(paths, tuple(x.shape), self.runtime,
+                                                  warmup=self.warmup, repeats=self.repeats,
+                                                  threads=self.threads)
+            if start == 0:
+                self._identity_ms.append(self._difference([0.0] * len(without), without))
+            return self._difference(without, with_unit)
 
     def _difference(self, without: list[float], with_unit: list[float]) -> float:
         """What the unit adds, from one pair of sessions timed round robin."""

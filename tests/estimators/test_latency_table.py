@@ -10,7 +10,8 @@ import pytest
 import torch
 from torch import nn
 
-from razor_ext.estimators import LatencyTable, ResourceEstimator, cpu_signature, time_onnx
+from razor_ext.estimators import (LatencyTable, ResourceEstimator, cpu_signature, time_onnx,
+                                  time_onnx_files)
 from razor_ext.supernet.dynamic_ops import DynamicConv2d
 from razor_ext.supernet.mutables import OneShotMutableOP, OneShotMutableValue
 
@@ -111,10 +112,10 @@ def test_time_onnx_in_each_runtime(runtime):
         assert time_onnx(path, (1, 1, 8, 8), runtime, warmup=0, repeats=2, sessions=2) > 0
 
 
-def test_time_onnx_keeps_the_median_over_fresh_sessions(monkeypatch):
-    # a fake clock: every call of session i's runner takes costs[i] ms; one session runs slow
+def _fake_sessions(monkeypatch, costs):
+    """A fake clock: every call of the i-th session opened takes ``costs[i]`` ms."""
     from razor_ext.estimators import runtime_timing
-    clock, costs, opened = [0.0], [1.0, 9.0, 2.0], []
+    clock, opened = [0.0], []
 
     def runner(path, runtime, threads=None):
         cost = costs[len(opened)]
@@ -126,5 +127,21 @@ def test_time_onnx_keeps_the_median_over_fresh_sessions(monkeypatch):
 
     monkeypatch.setattr(runtime_timing, 'runtime_runner', runner)
     monkeypatch.setattr(runtime_timing.time, 'perf_counter', lambda: clock[0])
-    ms = time_onnx('m.onnx', (1, 4), warmup=1, repeats=3, stat='min', sessions=3)
-    assert len(opened) == 3 and ms == pytest.approx(2.0)
+    return opened
+
+
+def test_time_onnx_takes_its_stat_over_fresh_sessions(monkeypatch):
+    # one session runs slow throughout: the minimum (the uncontended time) or the median of
+    # the three sessions, never their mean
+    opened = _fake_sessions(monkeypatch, [1.5, 9.0, 2.0] * 2)
+    assert time_onnx('m.onnx', (1, 4), warmup=1, repeats=3, stat='min', sessions=3) == pytest.approx(1.5)
+    assert time_onnx('m.onnx', (1, 4), warmup=1, repeats=3, stat='median', sessions=3) == pytest.approx(2.0)
+    assert len(opened) == 6
+
+
+def test_time_onnx_files_spreads_the_sessions_over_passes(monkeypatch):
+    # a slow phase of the host spans two consecutive sessions: timed back to back, one file
+    # would get both; in passes, each file gets one
+    opened = _fake_sessions(monkeypatch, [1.0, 9.0, 9.0, 2.0, 1.0, 2.0])
+    ms = time_onnx_files(['a.onnx', 'b.onnx'], (1, 4), warmup=0, repeats=2, stat='median', sessions=3)
+    assert opened == ['a.onnx', 'b.onnx'] * 3 and ms == pytest.approx([1.0, 2.0])

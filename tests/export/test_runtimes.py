@@ -50,6 +50,24 @@ def test_sessions_agree_with_pytorch(runtime, tmp_path):
         session([x.numpy(), x.numpy()])
 
 
+@pytest.mark.parametrize('runtime', RUNTIMES)
+def test_run_only_runs_and_leaves_the_callers_arrays_alone(runtime, tmp_path):
+    # run_only (the timing call) reads no output back; the caller's input array must not become
+    # the runtime's input buffer, or the next call would write its inputs into it
+    net, x = _net(), torch.randn(3, 3, 12, 12)
+    path = to_onnx(net, x, tmp_path / 'n.onnx')
+    session = RuntimeSession(path, runtime, threads=1, config={'INFERENCE_PRECISION_HINT': 'f32'}
+                             if runtime == 'openvino' else None)
+    first = np.ones((3, 3, 12, 12), np.float32)
+    assert session.run_only([first]) is None
+    out = session([x.numpy()])[0]
+    assert np.array_equal(first, np.ones_like(first))
+    with torch.no_grad():
+        np.testing.assert_allclose(out, net(x).numpy(), rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match='inputs'):
+        session.run_only([x.numpy(), x.numpy()])
+
+
 def test_bad_arguments(tmp_path):
     net, x = _net(), torch.randn(1, 3, 8, 8)
     with pytest.raises(ValueError, match='runtime'):

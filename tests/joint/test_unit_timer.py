@@ -8,6 +8,7 @@ import pytest
 import torch
 
 import razor_ext.joint.deploy as deploy
+import razor_ext.joint.latency as latency
 import razor_ext.joint.unit_timer as unit_timer
 from razor_ext.architectures import SearchableSlimNet
 from razor_ext.joint import (JointCompression, UnitTimer, bit_pairs_for, build_latency_table,
@@ -25,6 +26,7 @@ def node_count_runtime(monkeypatch):
     output dequantize) cost like any other, as layout reorders do in OpenVINO."""
     monkeypatch.setattr(unit_timer, 'time_onnx', lambda path, *a, **k: _nodes(path))
     monkeypatch.setattr(deploy, 'time_onnx', lambda path, *a, **k: _nodes(path))
+    monkeypatch.setattr(latency, 'time_onnx_files', lambda paths, *a, **k: [_nodes(p) for p in paths])
     monkeypatch.setattr(unit_timer, 'time_onnx_rounds',
                         lambda paths, *a, repeats=3, **k: [[_nodes(p)] * repeats for p in paths])
 
@@ -74,26 +76,54 @@ def test_prefix_overhead_comes_from_the_same_rounds_as_the_entries(node_count_ru
     assert alone.overhead_ms == 1.5  # alone: the per-call cost is timed on its own
 
 
-def test_sessions_outvote_a_slow_session(node_count_runtime, monkeypatch):
-    # every third pair of sessions runs 5x slow throughout, as one can on a shared VM
+def test_passes_outvote_a_slow_phase(node_count_runtime, monkeypatch):
+    # the host runs 5x slow through the whole second pass, as a shared VM can for minutes
+    space, calib = _space()
+    one = build_latency_table(space, calib, 'openvino', repeats=3, warmup=0)
+    per_pass = sum(1 for k in one.entries if not k.startswith('pool|'))  # pool: measured with head
     calls = []
 
     def rounds(paths, *a, repeats=3, **k):
-        slow = 5.0 if len(calls) % 3 == 1 else 1.0
+        slow = 5.0 if len(calls) // per_pass == 1 else 1.0
         calls.append(slow)
         return [[slow * _nodes(p)] * repeats for p in paths]
 
     monkeypatch.setattr(unit_timer, 'time_onnx_rounds', rounds)
-    space, calib = _space()
-    table = build_latency_table(space, calib, 'openvino', repeats=3, warmup=0, sessions=3)
-    assert table.signature['unit_timing'] == 'prefix/min/3 sessions'
-    assert len(calls) == 3 * sum(1 for k, v in table.entries.items() if not k.startswith('pool|'))
+    table = build_latency_table(space, calib, 'openvino', repeats=3, warmup=0, passes=3)
+    assert table.signature['unit_timing'] == 'prefix/min/3 passes'
+    assert len(calls) == 3 * per_pass and calls.count(5.0) == per_pass
+    assert table.entries == one.entries
     assert check_prediction(space, table, calib, num_subnets=3, repeats=3, warmup=0).max_error == 0.0
     calls.clear()
-    one = build_latency_table(space, calib, 'openvino', repeats=3, warmup=0)
-    assert check_prediction(space, one, calib, num_subnets=3, repeats=3, warmup=0).max_error > 0.1
-    with pytest.raises(ValueError, match='sessions'):
-        UnitTimer(space, calib, sessions=0)
+    calls.extend([1.0] * per_pass)  # a single pass, all of it in the slow phase
+    slow = build_latency_table(space, calib, 'openvino', repeats=3, warmup=0)
+    assert check_prediction(space, slow, calib, num_subnets=3, repeats=3, warmup=0).max_error > 0.1
+    with pytest.raises(ValueError, match='passes'):
+        build_latency_table(space, calib, 'openvino', passes=0)
+
+
+@pytest.mark.parametrize('context', ['prefix', 'alone'])
+def test_threads_reach_every_timing_and_the_signature(monkeypatch, context):
+    seen = []
+
+    def once(path, *a, threads=None, **k):
+        seen.append(threads)
+        return _nodes(path)
+
+    monkeypatch.setattr(unit_timer, 'time_onnx', once)
+    monkeypatch.setattr(deploy, 'time_onnx', once)
+    monkeypatch.setattr(unit_timer, 'time_onnx_rounds', lambda paths, *a, repeats=3, threads=None, **k:
+                        seen.append(threads) or [[_nodes(p)] * repeats for p in paths])
+    monkeypatch.setattr(latency, 'time_onnx_files', lambda paths, *a, threads=None, **k:
+                        seen.append(threads) or [_nodes(p) for p in paths])
+    space, calib = _space()
+    table = build_latency_table(space, calib, 'openvino', repeats=3, warmup=0, threads=3,
+                                context=context)
+    assert table.signature['threads'] == 3
+    check_prediction(space, table, calib, num_subnets=2, repeats=3, warmup=0)  # the table's
+    assert len(seen) > 2 and set(seen) == {3}
+    with pytest.raises(ValueError, match='threads'):
+        UnitTimer(space, calib, threads=0)
 
 
 def test_context_holds_the_key_and_fixes_the_rest():
