@@ -57,7 +57,8 @@ def run_joint_demo(out_dir: str | os.PathLike[str], runtime: str = 'onnxruntime'
             session, at one thread 0.78-0.85 ms.
 
     The joint space keeps to the bit pairs the runtime accelerates (int8 or float per unit in
-    OpenVINO, :mod:`razor_ext.joint.bit_pairs`). After both searches, the two winners' ONNX
+    OpenVINO, :mod:`razor_ext.joint.bit_pairs`); the joint search's first population starts
+    from the int8 search's top candidates. After both searches, the two winners' ONNX
     files are timed again together, round robin (``report['head_to_head']``), so that their
     latencies compare figures taken under the same load.
 
@@ -123,9 +124,14 @@ def run_joint_demo(out_dir: str | os.PathLike[str], runtime: str = 'onnxruntime'
                           'unit_timing': table.signature.get('unit_timing'),
                           'bit_pairs': space.bit_pairs}
     print(f'joint demo: latency table of {len(table)} entries; budget {budget:.3f} ms', flush=True)
+    # the joint search starts from where "search, then int8" ended (its space holds those
+    # subnets): a larger space searched with the same number of candidates would otherwise
+    # need luck to meet them again
+    start: list[dict[str, Any]] = []
     for name, bits in (('search, then int8', (8, 8)), ('joint', None)):
         res = search_compression(algo, None, val_acc, latency_budget_ms=budget, uniform_bits=bits,
-                                 table=table, **common)
+                                 table=table, init_candidates=start or None, **common)
+        start = [dict(c.choices) for c in res.search.top_k]
         fronts[name] = [(f.measured_ms, f.accuracy) for f in res.finals]
         report[name] = {'best': {'measured_ms': res.best.measured_ms,
                                  'predicted_ms': res.best.predicted_ms,

@@ -128,6 +128,7 @@ def search_compression(
     final_candidates: int = 5,
     final_reserve: int = 3,
     seed: int = 0,
+    init_candidates: Sequence[Mapping[str, Any]] | None = None,
     table: LatencyTable | None = None,
     timing_repeats: int = 50,
     timing_stat: str = 'min',
@@ -164,6 +165,9 @@ def search_compression(
             int8 or float per unit in OpenVINO, any pair in onnxruntime); None: any pair.
         work_dir: where the weights, latency table, search checkpoint, subnet, ONNX and plot go.
         num_candidates, top_k, max_epochs, seed: evolution search settings.
+        init_candidates: choices the search's first population starts from (those within the
+            budget), e.g. the finals of a "search, then int8" run: the joint space holds them,
+            so the joint search starts where the narrower one ended.
         final_candidates: how many top candidates are deployed and measured.
         final_reserve: when measured finals exceed the budget, the next-best candidates are
             measured too, up to ``final_reserve * final_candidates`` in all, until
@@ -234,7 +238,8 @@ def search_compression(
             estimator=lambda s: {'latency': table.predict(s.supernet)},
             num_candidates=num_candidates, top_k=top_k, num_mutation=num_candidates // 2,
             num_crossover=num_candidates // 4, max_epochs=max_epochs, seed=seed, resume=resume,
-            checkpoint=ckpt, on_epoch_end=lambda epoch, best: progress.append((epoch, best)))
+            checkpoint=ckpt, on_epoch_end=lambda epoch, best: progress.append((epoch, best)),
+            init_candidates=init_candidates)
     except SearchConstraintError:
         # a small space under a tight budget runs out of new valid subnets: keep what was found
         if not progress:

@@ -13,7 +13,8 @@ Two ways to measure it:
   runtime's per-inference cost) then cancel in the sum, and the fusion of a unit with the one
   before it (int8 output feeding an int8 conv) is inside the measurement. OpenVINO needs this:
   timed alone, each sub-millisecond unit carries an output reorder and dequantize that the whole
-  graph fuses away, and the sum over-predicted whole subnets by 68%.
+  graph fuses away, and the sum over-predicted whole subnets by 68% (outputs copied out then,
+  see below).
 
 In ``'prefix'`` mode the units before the measured one run a fixed context: the choices that
 are not part of the unit's table key take their smallest value (the cheapest chain: least timing

@@ -96,6 +96,17 @@ def test_search_resumes_from_its_work_dir(tmp_path):
     assert [c.choices for c in again.search.candidates] == [c.choices for c in first.search.candidates]
 
 
+def test_joint_search_starts_from_the_int8_search(tmp_path):
+    algo = _algo()
+    calibrate_supernet(algo, [torch.rand(4, 1, 16, 16)])
+    table = _fake_table(algo.space)
+    int8 = _run(algo, table, tmp_path / 'int8', 20.0, uniform_bits=(8, 8))
+    start = [c.choices for c in int8.search.top_k]
+    joint = _run(algo, table, tmp_path / 'joint', 20.0, init_candidates=start)
+    assert [c.choices for c in joint.search.candidates[:len(start)]] == start
+    assert joint.search.best_score >= int8.search.best_score
+
+
 def test_bad_budget_raises():
     with pytest.raises(ValueError, match='latency_budget_ms'):
         search_compression(_algo(), None, _score, example_inputs=torch.rand(1, 1, 16, 16),

@@ -160,3 +160,20 @@ def test_bn_recalibration_sets_subnet_statistics():
     torch.testing.assert_close(net[1].running_mean, feats.mean(0), rtol=1e-4, atol=1e-5)
     with pytest.raises(ValueError, match='empty'):
         bn_calibrator([])
+
+
+def test_init_candidates_start_the_first_population(tmp_path):
+    # the planted optimum given as a starting point: one epoch of random search finds it, and
+    # a starting point outside the constraints is dropped, not scored
+    best, best_score = brute_force_optimum()
+    over = {k: 3 for k in best}  # every choice at its largest: 48 flops
+    args = dict(constraints=dict(flops=(0, BUDGET)), estimator=flops, num_candidates=4, top_k=2, num_mutation=0, num_crossover=0, max_epochs=1)
+    res = evolution_search(FakeMutator(), score, init_candidates=[over, best], **args)
+    assert res.best_choices == best and res.best_score == pytest.approx(best_score)
+    assert res.candidates[0].choices == best and over not in [c.choices for c in res.candidates]
+    assert evolution_search(FakeMutator(), score, **args).best_score < best_score  # not by luck
+    # a checkpoint written with other starting points is another search
+    ckpt = tmp_path / 'search.pkl'
+    evolution_search(FakeMutator(), score, init_candidates=[best], checkpoint=ckpt, **args)
+    with pytest.raises(ValueError, match='other settings'):
+        evolution_search(FakeMutator(), score, init_candidates=[over], checkpoint=ckpt, **args)

@@ -21,7 +21,7 @@ import dataclasses
 import hashlib
 import pickle
 import random
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -111,8 +111,10 @@ class _Search:
 
     def __init__(self, model: Any, evaluate_fn: Callable[[Any], float], mutator: Any,
                  constraints: Mapping[str, Any], estimator: Any,
-                 calibrate_fn: Callable[[Any], None] | None, opts: dict[str, Any]) -> None:
+                 calibrate_fn: Callable[[Any], None] | None, opts: dict[str, Any],
+                 init_candidates: Sequence[Choices] = ()) -> None:
         self.model, self.evaluate_fn, self.mutator = model, evaluate_fn, mutator
+        self.init_candidates = [dict(c) for c in init_candidates]
         self.constraints, self.estimator, self.calibrate_fn = dict(constraints), estimator, \
             calibrate_fn
         self.opts = opts
@@ -204,6 +206,11 @@ class _Search:
     def _next_population(self) -> list[Choices]:
         taken = set(self.evaluated)
         population: list[Choices] = []
+        if self.epoch == 0:  # the given starting points first (those the constraints allow)
+            for choices in self.init_candidates:
+                if len(population) < self.opts['num_candidates'] and self._new(choices, taken):
+                    population.append(choices)
+                    taken.add(_key(choices))
         if self.top_k:
             for make, n in ((self._mutate, self.opts['num_mutation']),
                             (self._crossover, self.opts['num_crossover'])):
@@ -304,6 +311,7 @@ def evolution_search(
     checkpoint: str | Path | None = None,
     resume: bool = True,
     on_epoch_end: Callable[[int, list[Candidate]], None] | None = None,
+    init_candidates: Sequence[Mapping[Any, Any]] | None = None,
 ) -> SearchResult:
     """Evolution search (SPOS / MMRazor ``EvolutionSearchLoop`` semantics) on one supernet.
 
@@ -331,6 +339,9 @@ def evolution_search(
             one is loaded and the search continues where it stopped, giving the same result
             as an uninterrupted run (it is a pickle: load only files you wrote).
         on_epoch_end: ``fn(epoch, top_k)`` after each epoch's checkpoint (logging, tests).
+        init_candidates: choices placed in the first population before the random samples
+            (MMRazor's ``init_candidates``): e.g. the finals of an earlier search of a smaller
+            space that this one contains. Those outside the constraints are dropped.
 
     Returns:
         :class:`SearchResult`; the model is left set to the best choices.
@@ -369,7 +380,10 @@ def evolution_search(
                 num_crossover=num_crossover, mutate_prob=mutate_prob,
                 crossover_prob=crossover_prob, max_epochs=max_epochs, seed=seed,
                 max_sample_attempts=max_sample_attempts)
-    search = _Search(model, evaluate_fn, mutator, constraints, estimator, calibrate_fn, opts)
+    init = [dict(c) for c in init_candidates or ()]
+    if init:  # part of the settings a checkpoint must match (absent: older checkpoints still load)
+        opts['init_candidates'] = [_key(c) for c in init]
+    search = _Search(model, evaluate_fn, mutator, constraints, estimator, calibrate_fn, opts, init)
     path = Path(checkpoint) if checkpoint is not None else None
     # Global RNG states are ours to borrow while sampling; give them back afterwards.
     py_state, torch_state = random.getstate(), torch.get_rng_state()
