@@ -102,11 +102,9 @@ def time_onnx_files(paths: Sequence[str | os.PathLike[str]], input_shape: Sequen
 
     Example:
         >>> import tempfile, torch
-        >>> with tempfile.TemporaryDirectory() as d:
-        ...     for n in (2, 64):
-        ...         _ = torch.onnx.export(torch.nn.Linear(4, n), (torch.randn(1, 4),), f'{d}/{n}.onnx',
-        ...                               dynamo=False)
-        ...     len(time_onnx_files([f'{d}/2.onnx', f'{d}/64.onnx'], (1, 4), repeats=3, sessions=2))
+        >>> f = f'{tempfile.mkdtemp()}/m.onnx'
+        >>> _ = torch.onnx.export(torch.nn.Linear(4, 2), (torch.randn(1, 4),), f, dynamo=False)
+        >>> len(time_onnx_files([f, f], (1, 4), repeats=3, sessions=2))
         2
     """
     if warmup < 0 or repeats < 1:
